@@ -1,0 +1,173 @@
+//! Running one entry point of one canister atomically: fuel, the call, and rollback on trap.
+//!
+//! Everything an execution may change lives either in its [`ExecState`] (replies, calls, cycles, certified data,
+//! timer), in the heap and globals (snapshotted here), or in stable memory (journaled). On a trap all three are
+//! discarded, which is the IC's rule that a trapped execution leaves no trace but its log lines.
+
+use wasmtime::{Ref, Trap, Val, ValType};
+
+use crate::ic0::{ExecState, HostError};
+use crate::runtime::{Code, Runtime};
+use crate::types::{ErrorCode, Principal};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub(crate) enum Entry {
+    /// An exported function, e.g. `canister_update transfer`.
+    Export(String),
+    /// A reply, reject or cleanup callback: a table index and the environment value passed to it.
+    Callback {
+        /// Index into the module's function table.
+        fun: u64,
+        /// The single argument.
+        env: u64,
+    },
+    /// The module's start function (stripped by the rewrite and exported under a reserved name).
+    Start,
+}
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Export(name) => f.write_str(name),
+            Entry::Callback { fun, env } => write!(f, "callback(table[{fun}], env={env})"),
+            Entry::Start => f.write_str("(start)"),
+        }
+    }
+}
+
+/// Why an execution trapped, as the IC reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Trapped {
+    /// The IC error code (IC0502 Wasm trap, IC0503 explicit trap, IC0504 contract violation, ...).
+    pub code: ErrorCode,
+    /// The message, in the IC's form ("Error from Canister <id>: ...").
+    pub message: String,
+}
+
+/// The result of running one entry point.
+pub(crate) struct Executed {
+    /// The execution's state after the run: the response, calls, cycles and so on (meaningless after a trap
+    /// except `logs`).
+    pub exec: ExecState,
+    /// `Err` when it trapped.
+    pub result: Result<(), Trapped>,
+    /// Instructions (fuel) used.
+    pub instructions: u64,
+}
+
+/// Whether a successful execution's heap and stable-memory changes are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Persist {
+    /// Keep them (updates, callbacks, init, timers, cleanup).
+    Keep,
+    /// Discard them even on success (queries, inspect_message).
+    Discard,
+}
+
+/// Runs `entry` with `exec` on `code`. Never panics on anything the canister does.
+pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecState, persist: Persist) -> Executed {
+    let canister = exec.canister_id;
+    let limit = exec.instruction_limit;
+    let checkpoint = runtime.checkpoint(code);
+    code.store.data_mut().stable.begin();
+    let memory64 = code.module.info.memory64;
+    let outcome = match code.store.set_fuel(limit) {
+        Ok(()) => {
+            code.store.data_mut().exec = Some(exec);
+            call(code, entry, memory64)
+        }
+        Err(e) => {
+            code.store.data_mut().exec = Some(exec);
+            Err(e)
+        }
+    };
+    let instructions = limit.saturating_sub(code.store.get_fuel().unwrap_or(0));
+    let exec = code.store.data_mut().exec.take().unwrap_or_else(|| unreachable_exec(canister));
+    let result = outcome.map_err(|error| classify(&error, canister, limit));
+    let keep = result.is_ok() && persist == Persist::Keep;
+    if keep {
+        code.store.data_mut().stable.commit();
+        runtime.commit(code, checkpoint);
+    } else {
+        code.store.data_mut().stable.rollback();
+        if let Err(error) = runtime.rollback(code, checkpoint) {
+            // Restoring re-instantiates a module that instantiated before; failing here is an engine bug.
+            debug_assert!(false, "restoring canister {canister} failed: {error:#}");
+        }
+    }
+    Executed { exec, result, instructions }
+}
+
+/// The exec state is always put back by `run`; this keeps the code total without a panic path.
+fn unreachable_exec(canister: Principal) -> ExecState {
+    debug_assert!(false, "execution state of {canister} went missing");
+    ExecState::new(crate::ic0::ApiType::Update, canister)
+}
+
+fn call(code: &mut Code, entry: &Entry, memory64: bool) -> wasmtime::Result<()> {
+    match entry {
+        Entry::Export(name) => {
+            let func = code
+                .instance
+                .get_func(&mut code.store, name)
+                .ok_or_else(|| wasmtime::Error::msg(format!("the module does not export {name:?}")))?;
+            func.typed::<(), ()>(&code.store)?.call(&mut code.store, ())
+        }
+        Entry::Start => match code.instance.get_func(&mut code.store, crate::module::START_EXPORT) {
+            Some(func) => func.typed::<(), ()>(&code.store)?.call(&mut code.store, ()),
+            None => Ok(()),
+        },
+        Entry::Callback { fun, env } => {
+            let func = code
+                .table
+                .and_then(|table| table.get(&mut code.store, *fun))
+                .and_then(|r| match r {
+                    Ref::Func(f) => f,
+                    _ => None,
+                })
+                .ok_or_else(|| wasmtime::Error::new(Trap::TableOutOfBounds))?;
+            let ty = func.ty(&code.store);
+            let (param, arg) = if memory64 {
+                (ValType::I64, Val::I64(*env as i64))
+            } else {
+                (ValType::I32, Val::I32(*env as u32 as i32))
+            };
+            let params: Vec<ValType> = ty.params().collect();
+            if params.len() != 1 || !ValType::eq(&params[0], &param) || ty.results().len() != 0 {
+                return Err(wasmtime::Error::new(Trap::BadSignature));
+            }
+            func.call(&mut code.store, &[arg], &mut [])
+        }
+    }
+}
+
+/// Maps a wasmtime error to the IC's error code and message.
+pub(crate) fn classify(error: &wasmtime::Error, canister: Principal, limit: u64) -> Trapped {
+    let (code, detail) = if let Some(host) = error.downcast_ref::<HostError>() {
+        match host {
+            HostError::ContractViolation(m) => (ErrorCode::CanisterContractViolation, format!("Canister violated contract: {m}")),
+            HostError::ExplicitTrap(m) => {
+                (ErrorCode::CanisterCalledTrap, format!("Canister called `ic0.trap` with message: '{m}'"))
+            }
+            HostError::WasmMemoryLimit { .. } => (ErrorCode::CanisterWasmMemoryLimitExceeded, host.to_string()),
+            HostError::StableMemoryAccessLimit { .. } => (ErrorCode::CanisterOutOfMemory, host.to_string()),
+        }
+    } else if let Some(trap) = error.downcast_ref::<Trap>() {
+        match trap {
+            Trap::OutOfFuel => (
+                ErrorCode::CanisterInstructionLimitExceeded,
+                format!("Canister exceeded the limit of {limit} instructions for single message execution."),
+            ),
+            Trap::StackOverflow => (ErrorCode::CanisterTrapped, "Canister trapped: stack overflow".to_owned()),
+            Trap::MemoryOutOfBounds => {
+                (ErrorCode::CanisterTrapped, "Canister trapped: heap out of bounds".to_owned())
+            }
+            Trap::UnreachableCodeReached => (ErrorCode::CanisterTrapped, "Canister trapped: unreachable".to_owned()),
+            other => (ErrorCode::CanisterTrapped, format!("Canister trapped: {other}")),
+        }
+    } else {
+        (ErrorCode::CanisterTrapped, format!("Canister trapped: {error:#}"))
+    };
+    Trapped { code, message: format!("Error from Canister {canister}: {detail}") }
+}

@@ -1,0 +1,99 @@
+//! Cycles: balances, accepting, refunds, burning, attaching (legacy 64-bit forms on wasm32) and `cost_*`.
+//!
+//! The engine charges no fees yet, so every `cost_*` reports 0 and the liquid balance equals the balance. The two
+//! must agree because ic-cdk refuses to call unless `liquid ≥ cost_call + attached` (ic-semantics §9).
+
+use wasmtime::{Caller, Linker};
+
+use super::{allowed, call::add_cycles, cycles_from_parts, exec_in, violation, write_cycles, HostState, Ptr};
+use crate::types::Cycles;
+
+fn to_u64(amount: Cycles, name: &str) -> wasmtime::Result<u64> {
+    u64::try_from(amount).map_err(|_| violation(format!("ic0_{name}: the amount {amount} does not fit in 64 bits")))
+}
+
+fn accept(c: &mut Caller<'_, HostState>, max: Cycles, name: &str) -> wasmtime::Result<Cycles> {
+    let e = exec_in(c, allowed::MSG_CYCLES, name)?;
+    let taken = max.min(e.cycles_available);
+    e.cycles_available -= taken;
+    e.balance = e.balance.saturating_add(taken);
+    Ok(taken)
+}
+
+pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> wasmtime::Result<()> {
+    linker.func_wrap("ic0", "msg_cycles_available128", |mut c: Caller<'_, HostState>, dst: P| {
+        let amount = exec_in(&mut c, allowed::MSG_CYCLES, "msg_cycles_available128")?.cycles_available;
+        write_cycles(&mut c, dst.get(), amount, "msg_cycles_available128")
+    })?;
+    linker.func_wrap("ic0", "msg_cycles_refunded128", |mut c: Caller<'_, HostState>, dst: P| {
+        let amount = exec_in(&mut c, allowed::REFUNDED, "msg_cycles_refunded128")?.cycles_refunded;
+        write_cycles(&mut c, dst.get(), amount, "msg_cycles_refunded128")
+    })?;
+    linker.func_wrap("ic0", "msg_cycles_accept128", |mut c: Caller<'_, HostState>, high: u64, low: u64, dst: P| {
+        let taken = accept(&mut c, cycles_from_parts(high, low), "msg_cycles_accept128")?;
+        write_cycles(&mut c, dst.get(), taken, "msg_cycles_accept128")
+    })?;
+    for name in ["canister_cycle_balance128", "canister_liquid_cycle_balance128"] {
+        linker.func_wrap("ic0", name, move |mut c: Caller<'_, HostState>, dst: P| {
+            let balance = exec_in(&mut c, allowed::STAR, name)?.balance;
+            write_cycles(&mut c, dst.get(), balance, name)
+        })?;
+    }
+    linker.func_wrap("ic0", "cycles_burn128", |mut c: Caller<'_, HostState>, high: u64, low: u64, dst: P| {
+        let e = exec_in(&mut c, allowed::BURN, "cycles_burn128")?;
+        let burned = cycles_from_parts(high, low).min(e.balance);
+        e.balance -= burned;
+        e.cycles_burned += burned;
+        write_cycles(&mut c, dst.get(), burned, "cycles_burn128")
+    })?;
+
+    // Fees: see the module comment.
+    linker.func_wrap("ic0", "cost_call", |mut c: Caller<'_, HostState>, _name_len: u64, _payload_len: u64, dst: P| {
+        write_cycles(&mut c, dst.get(), 0, "cost_call")
+    })?;
+    linker.func_wrap("ic0", "cost_create_canister", |mut c: Caller<'_, HostState>, dst: P| {
+        write_cycles(&mut c, dst.get(), 0, "cost_create_canister")
+    })?;
+    linker.func_wrap("ic0", "cost_http_request", |mut c: Caller<'_, HostState>, _req: u64, _max_res: u64, dst: P| {
+        write_cycles(&mut c, dst.get(), 0, "cost_http_request")
+    })?;
+    linker.func_wrap("ic0", "cost_http_request_v2", |mut c: Caller<'_, HostState>, src: P, size: P, dst: P| {
+        super::read_bytes(&mut c, src.get(), size.get(), "cost_http_request_v2")?;
+        write_cycles(&mut c, dst.get(), 0, "cost_http_request_v2")
+    })?;
+    for name in ["cost_sign_with_ecdsa", "cost_sign_with_schnorr", "cost_vetkd_derive_key"] {
+        linker.func_wrap(
+            "ic0",
+            name,
+            move |mut c: Caller<'_, HostState>, src: P, size: P, _curve: u32, dst: P| -> wasmtime::Result<u32> {
+                super::read_bytes(&mut c, src.get(), size.get(), name)?;
+                // No threshold keys exist on the engine's subnet: 2 = unknown key name.
+                write_cycles(&mut c, dst.get(), 0, name)?;
+                Ok(2)
+            },
+        )?;
+    }
+
+    if !memory64 {
+        linker.func_wrap("ic0", "msg_cycles_available", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u64> {
+            let amount = exec_in(&mut c, allowed::MSG_CYCLES, "msg_cycles_available")?.cycles_available;
+            to_u64(amount, "msg_cycles_available")
+        })?;
+        linker.func_wrap("ic0", "msg_cycles_refunded", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u64> {
+            let amount = exec_in(&mut c, allowed::REFUNDED, "msg_cycles_refunded")?.cycles_refunded;
+            to_u64(amount, "msg_cycles_refunded")
+        })?;
+        linker.func_wrap("ic0", "msg_cycles_accept", |mut c: Caller<'_, HostState>, max: u64| -> wasmtime::Result<u64> {
+            let taken = accept(&mut c, Cycles::from(max), "msg_cycles_accept")?;
+            Ok(taken as u64)
+        })?;
+        linker.func_wrap("ic0", "canister_cycle_balance", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u64> {
+            let balance = exec_in(&mut c, allowed::STAR, "canister_cycle_balance")?.balance;
+            to_u64(balance, "canister_cycle_balance")
+        })?;
+        linker.func_wrap("ic0", "call_cycles_add", |mut c: Caller<'_, HostState>, amount: u64| {
+            add_cycles(&mut c, Cycles::from(amount), "call_cycles_add")
+        })?;
+    }
+    Ok(())
+}

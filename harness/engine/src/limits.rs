@@ -1,0 +1,26 @@
+//! IC limits the engine enforces (ic-semantics §5), in one place.
+
+/// Bytes in a Wasm page (heap and stable memory alike).
+pub const WASM_PAGE: u64 = 64 << 10;
+/// wasm32 heap hard maximum: `memory.grow` beyond returns −1.
+pub const WASM32_MAX_MEMORY: u64 = 4 << 30;
+/// wasm64 heap hard maximum (6 GiB on today's replica).
+pub const WASM64_MAX_MEMORY: u64 = 6 << 30;
+/// Stable memory maximum: `stable64_grow` beyond returns −1.
+pub const MAX_STABLE_MEMORY: u64 = 500 << 30;
+/// Stable pages an update-like execution may dirty (2 GiB).
+pub const STABLE_DIRTY_PAGES_UPDATE: u64 = (2 << 30) / WASM_PAGE;
+/// Stable pages install/upgrade may dirty (8 GiB).
+pub const STABLE_DIRTY_PAGES_INSTALL: u64 = (8 << 30) / WASM_PAGE;
+/// Stable pages a query may dirty (1 GiB).
+pub const STABLE_DIRTY_PAGES_QUERY: u64 = (1 << 30) / WASM_PAGE;
+/// Messages one canister-to-canister queue holds.
+pub const QUEUE_CAPACITY: usize = 500;
+/// Bounded-wait timeouts are capped at this many seconds.
+pub const MAX_CALL_TIMEOUT_SECONDS: u32 = 300;
+/// Largest certified data.
+pub const MAX_CERTIFIED_DATA: usize = 32;
+/// A canister's log keeps at most this many bytes of records; older ones are dropped first.
+pub const MAX_LOG_BYTES: usize = 4 << 10;
+/// Largest ingress message (method name + argument) on an application subnet.
+pub const MAX_INGRESS_BYTES: usize = 2 << 20;

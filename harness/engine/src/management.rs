@@ -1,0 +1,561 @@
+//! The management canister (`aaaaa-aa`) subset the engine implements, and code installation.
+//!
+//! Requests to the management canister run when delivered, like any other request; their replies travel back
+//! through the stream from `aaaaa-aa` to the caller.
+
+use candid::{CandidType, Decode, Encode, Nat};
+use ic_management_canister_types as mgmt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::execution::{self, Entry, Persist};
+use crate::ic0::ApiType;
+use crate::stable_memory::StableMemory;
+use crate::canister::CallOrigin;
+use crate::subnet::{install_exec, Message, PendingStop, Responder, Response, Subnet};
+use crate::types::{CanisterId, CanisterStatus, Cycles, ErrorCode, Payload, Principal, RejectResponse};
+
+/// How `install_code` treats the existing canister.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallMode {
+    /// The canister must be empty.
+    Install,
+    /// Wipe everything (heap, stable memory) and install.
+    Reinstall,
+    /// Keep stable memory; run pre_upgrade (unless skipped) and post_upgrade.
+    Upgrade {
+        /// Skip `canister_pre_upgrade`.
+        skip_pre_upgrade: bool,
+    },
+}
+
+/// A `stop_canister` call is rejected after waiting this long (the canister stays stopping).
+const STOP_TIMEOUT_NANOS: u64 = 5 * 60 * 1_000_000_000;
+
+fn reject(code: ErrorCode, message: impl Into<String>) -> RejectResponse {
+    RejectResponse::new(code, message)
+}
+
+fn decode<T: CandidType + for<'de> Deserialize<'de>>(arg: &[u8]) -> Result<T, RejectResponse> {
+    Decode!(arg, T).map_err(|e| reject(ErrorCode::InvalidManagementPayload, format!("Error decoding candid: {e}")))
+}
+
+fn encode<T: CandidType>(value: &T) -> Result<Vec<u8>, RejectResponse> {
+    Encode!(value).map_err(|e| reject(ErrorCode::InvalidManagementPayload, format!("Error encoding candid: {e}")))
+}
+
+/// The reply of a management method that returns nothing: Candid's empty argument list.
+fn empty_reply() -> Vec<u8> {
+    b"DIDL\x00\x00".to_vec()
+}
+
+fn nat_to_u128(n: &Nat) -> u128 {
+    u128::try_from(n.0.clone()).unwrap_or(u128::MAX)
+}
+
+fn nat_to_u64(n: &Nat) -> u64 {
+    u64::try_from(n.0.clone()).unwrap_or(u64::MAX)
+}
+
+impl Subnet {
+    /// Handles one call to the management canister. Returns the response and the cycles refunded to the caller,
+    /// or `None` when the response comes later (a `stop_canister` waiting for the canister to stop).
+    pub(crate) fn management_request(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+        cycles: Cycles,
+        responder: Responder,
+    ) -> Option<(Payload, Cycles)> {
+        let via_ingress = matches!(responder, Responder::Ingress(_));
+        let mut refund = cycles;
+        let result = match method {
+            "stop_canister" => match self.stop_canister(caller, arg, responder) {
+                Ok(None) => return None,
+                Ok(Some(bytes)) => Ok(bytes),
+                Err(reject) => Err(reject),
+            },
+            _ => self.management_method(caller, method, arg, &mut refund, via_ingress),
+        };
+        let payload = match result {
+            Ok(bytes) => Payload::Reply(bytes),
+            Err(reject) => Payload::Reject(reject),
+        };
+        Some((payload, refund))
+    }
+
+    /// Sends a management-canister response that was deferred.
+    pub(crate) fn respond_from_management(&mut self, responder: Responder, payload: Payload) {
+        match responder {
+            Responder::Ingress(id) => self.complete_ingress(id, payload.into_result()),
+            Responder::Canister { caller, callback, deadline_nanos } => {
+                let response = Response {
+                    originator: caller,
+                    callback,
+                    method: "stop_canister".to_owned(),
+                    payload,
+                    refund: 0,
+                    deadline_nanos,
+                };
+                self.enqueue(Principal::management_canister(), caller, Message::Response(response));
+            }
+        }
+    }
+
+    fn stop_canister(&mut self, caller: Principal, arg: &[u8], responder: Responder) -> Result<Option<Vec<u8>>, RejectResponse> {
+        let args: mgmt::CanisterIdRecord = decode(arg)?;
+        let id = args.canister_id;
+        self.check_controller(caller, id)?;
+        let c = self.canisters.get_mut(&id).expect("checked");
+        match c.status {
+            CanisterStatus::Stopped => return Ok(Some(empty_reply())),
+            CanisterStatus::Running => c.status = CanisterStatus::Stopping,
+            CanisterStatus::Stopping => {}
+        }
+        let since_nanos = self.time_nanos;
+        self.pending_stops.entry(id).or_default().push(PendingStop { responder, since_nanos });
+        self.maybe_stopped(id);
+        Ok(None)
+    }
+
+    /// A stopping canister with no open call context becomes stopped, and its pending stop calls are answered.
+    pub(crate) fn maybe_stopped(&mut self, id: CanisterId) {
+        let Some(c) = self.canisters.get_mut(&id) else { return };
+        if c.status != CanisterStatus::Stopping || !c.contexts.is_empty() {
+            return;
+        }
+        c.status = CanisterStatus::Stopped;
+        for stop in self.pending_stops.remove(&id).unwrap_or_default() {
+            self.respond_from_management(stop.responder, Payload::Reply(empty_reply()));
+        }
+    }
+
+    /// `stop_canister` calls pending for 5 minutes are rejected with SYS_TRANSIENT; the canister stays stopping.
+    pub(crate) fn time_out_stops(&mut self) {
+        let now = self.time_nanos;
+        let mut expired = Vec::new();
+        for stops in self.pending_stops.values_mut() {
+            let (old, keep): (Vec<PendingStop>, Vec<PendingStop>) =
+                std::mem::take(stops).into_iter().partition(|s| s.since_nanos + STOP_TIMEOUT_NANOS <= now);
+            *stops = keep;
+            expired.extend(old);
+        }
+        self.pending_stops.retain(|_, stops| !stops.is_empty());
+        for stop in expired {
+            let reject = reject(ErrorCode::StopCanisterRequestTimeout, "Stop canister request timed out");
+            self.respond_from_management(stop.responder, Payload::Reject(reject));
+        }
+    }
+
+    fn management_method(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        arg: &[u8],
+        cycles: &mut Cycles,
+        via_ingress: bool,
+    ) -> Result<Vec<u8>, RejectResponse> {
+        let canister_only = |name: &str| {
+            reject(ErrorCode::CanisterRejectedMessage, format!("Only canisters can call the management method {name}"))
+        };
+        match method {
+            "provisional_create_canister_with_cycles" => {
+                let args: mgmt::ProvisionalCreateCanisterWithCyclesArgs = decode(arg)?;
+                let amount = args.amount.as_ref().map_or(self.config.default_cycles, nat_to_u128);
+                let id = self.create_from_settings(caller, args.settings, amount, args.specified_id)?;
+                encode(&mgmt::CanisterIdRecord { canister_id: id })
+            }
+            "create_canister" => {
+                if via_ingress {
+                    return Err(canister_only(method));
+                }
+                let args: mgmt::CreateCanisterArgs = decode(arg)?;
+                // No fees: every attached cycle goes to the new canister.
+                let amount = std::mem::take(cycles);
+                let id = self.create_from_settings(caller, args.settings, amount, None)?;
+                encode(&mgmt::CanisterIdRecord { canister_id: id })
+            }
+            "install_code" => {
+                let args: mgmt::InstallCodeArgs = decode(arg)?;
+                let mode = match args.mode {
+                    mgmt::CanisterInstallMode::Install => InstallMode::Install,
+                    mgmt::CanisterInstallMode::Reinstall => InstallMode::Reinstall,
+                    mgmt::CanisterInstallMode::Upgrade(flags) => InstallMode::Upgrade {
+                        skip_pre_upgrade: flags.and_then(|f| f.skip_pre_upgrade).unwrap_or(false),
+                    },
+                };
+                self.install_code(caller, args.canister_id, mode, &args.wasm_module, args.arg)?;
+                Ok(empty_reply())
+            }
+            "canister_status" => {
+                let args: mgmt::CanisterIdRecord = decode(arg)?;
+                let status = self.status_record(caller, args.canister_id)?;
+                encode(&status)
+            }
+            "update_settings" => {
+                let args: mgmt::UpdateSettingsArgs = decode(arg)?;
+                self.check_controller(caller, args.canister_id)?;
+                let c = self.canisters.get_mut(&args.canister_id).expect("checked");
+                apply_settings(&mut c.settings, &args.settings);
+                Ok(empty_reply())
+            }
+            "raw_rand" => {
+                if via_ingress {
+                    return Err(canister_only(method));
+                }
+                // Deterministic: SHA-256(seed ‖ counter).
+                let mut hasher = Sha256::new();
+                hasher.update(self.config.seed);
+                hasher.update(self.rand_counter.to_le_bytes());
+                self.rand_counter += 1;
+                let bytes: [u8; 32] = hasher.finalize().into();
+                encode(&serde_bytes::ByteBuf::from(bytes.to_vec()))
+            }
+            "start_canister" => {
+                let args: mgmt::CanisterIdRecord = decode(arg)?;
+                self.check_controller(caller, args.canister_id)?;
+                let c = self.canisters.get_mut(&args.canister_id).expect("checked");
+                c.status = CanisterStatus::Running;
+                for stop in self.pending_stops.remove(&args.canister_id).unwrap_or_default() {
+                    let cancelled = reject(ErrorCode::CanisterStoppingCancelled, "Canister's stop request was cancelled.");
+                    self.respond_from_management(stop.responder, Payload::Reject(cancelled));
+                }
+                Ok(empty_reply())
+            }
+            "delete_canister" => {
+                let args: mgmt::CanisterIdRecord = decode(arg)?;
+                self.check_controller(caller, args.canister_id)?;
+                if self.canisters[&args.canister_id].status != CanisterStatus::Stopped {
+                    return Err(reject(
+                        ErrorCode::CanisterNotStopped,
+                        format!("Canister {} must be stopped before it is deleted.", args.canister_id),
+                    ));
+                }
+                // Ids are never reused: the allocator only moves forward.
+                let deleted = self.canisters.remove(&args.canister_id).expect("checked");
+                *cycles = cycles.saturating_add(deleted.cycles);
+                self.forget_expired(args.canister_id);
+                Ok(empty_reply())
+            }
+            "uninstall_code" => {
+                let args: mgmt::UninstallCodeArgs = decode(arg)?;
+                self.check_controller(caller, args.canister_id)?;
+                self.uninstall(args.canister_id);
+                Ok(empty_reply())
+            }
+            "provisional_top_up_canister" => {
+                let args: mgmt::ProvisionalTopUpCanisterArgs = decode(arg)?;
+                let c = self.canisters.get_mut(&args.canister_id).ok_or_else(|| {
+                    reject(ErrorCode::CanisterNotFound, format!("Canister {} not found", args.canister_id))
+                })?;
+                c.cycles = c.cycles.saturating_add(nat_to_u128(&args.amount));
+                Ok(empty_reply())
+            }
+            other => Err(reject(
+                ErrorCode::UnknownManagementMessage,
+                format!("Management canister has no method '{other}' (or the icfuzz engine does not implement it yet)"),
+            )),
+        }
+    }
+
+    fn create_from_settings(
+        &mut self,
+        caller: Principal,
+        settings: Option<mgmt::CanisterSettings>,
+        cycles: Cycles,
+        specified_id: Option<CanisterId>,
+    ) -> Result<CanisterId, RejectResponse> {
+        let id = match specified_id {
+            Some(id) if self.canisters.contains_key(&id) => {
+                return Err(reject(ErrorCode::CanisterRejectedMessage, format!("Canister {id} already exists")))
+            }
+            Some(id) => id,
+            None => self.allocate_canister_id(),
+        };
+        let controllers = settings.as_ref().and_then(|s| s.controllers.clone()).unwrap_or_else(|| vec![caller]);
+        self.create_canister_with_controllers_at(id, controllers, cycles);
+        if let Some(settings) = settings {
+            let c = self.canisters.get_mut(&id).expect("just created");
+            apply_settings(&mut c.settings, &settings);
+        }
+        Ok(id)
+    }
+
+    fn check_controller(&self, caller: Principal, canister: CanisterId) -> Result<(), RejectResponse> {
+        let c = self
+            .canisters
+            .get(&canister)
+            .ok_or_else(|| reject(ErrorCode::CanisterNotFound, format!("Canister {canister} not found")))?;
+        if !c.settings.controllers.contains(&caller) {
+            return Err(reject(
+                ErrorCode::CanisterInvalidController,
+                format!(
+                    "Only the controllers of the canister {canister} can control it.\nCanister's controllers: {}\nSender's ID: {caller}",
+                    c.settings.controllers.iter().map(|p| p.to_text()).collect::<Vec<_>>().join(" ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn status_record(&mut self, caller: Principal, canister: CanisterId) -> Result<mgmt::CanisterStatusResult, RejectResponse> {
+        if caller != canister {
+            self.check_controller(caller, canister)?;
+        }
+        let c = self.canisters.get(&canister).expect("checked");
+        let memory = c.code.as_ref().map_or(0, |code| code.memory_size());
+        let stable = c.code.as_ref().map_or(0, |code| code.store.data().stable.size_pages() * crate::limits::WASM_PAGE);
+        let zero = || Nat::from(0u8);
+        Ok(mgmt::CanisterStatusResult {
+            status: match c.status {
+                CanisterStatus::Running => mgmt::CanisterStatusType::Running,
+                CanisterStatus::Stopping => mgmt::CanisterStatusType::Stopping,
+                CanisterStatus::Stopped => mgmt::CanisterStatusType::Stopped,
+            },
+            ready_for_migration: false,
+            version: c.version,
+            settings: mgmt::DefiniteCanisterSettings {
+                controllers: c.settings.controllers.clone(),
+                compute_allocation: zero(),
+                memory_allocation: zero(),
+                freezing_threshold: Nat::from(2_592_000u64),
+                reserved_cycles_limit: Nat::from(5_000_000_000_000u64),
+                log_visibility: mgmt::LogVisibility::Controllers,
+                log_memory_limit: Nat::from(crate::limits::MAX_LOG_BYTES as u64),
+                wasm_memory_limit: Nat::from(c.settings.wasm_memory_limit),
+                wasm_memory_threshold: zero(),
+                environment_variables: c
+                    .settings
+                    .env_vars
+                    .iter()
+                    .map(|(name, value)| mgmt::EnvironmentVariable { name: name.clone(), value: value.clone() })
+                    .collect(),
+                minimum_incoming_canister_call_cycles: zero(),
+                snapshot_visibility: mgmt::SnapshotVisibility::Controllers,
+                status_visibility: mgmt::StatusVisibility::Controllers,
+            },
+            module_hash: c.code.as_ref().map(|code| code.module.hash.to_vec()),
+            memory_size: Nat::from(memory + stable),
+            memory_metrics: mgmt::MemoryMetrics {
+                wasm_memory_size: Nat::from(memory),
+                stable_memory_size: Nat::from(stable),
+                global_memory_size: zero(),
+                wasm_binary_size: zero(),
+                custom_sections_size: zero(),
+                canister_history_size: zero(),
+                wasm_chunk_store_size: zero(),
+                snapshots_size: zero(),
+                log_memory_store_size: zero(),
+            },
+            cycles: Nat::from(c.cycles),
+            reserved_cycles: zero(),
+            idle_cycles_burned_per_day: zero(),
+            query_stats: mgmt::QueryStats {
+                num_calls_total: zero(),
+                num_instructions_total: zero(),
+                request_payload_bytes_total: zero(),
+                response_payload_bytes_total: zero(),
+            },
+        })
+    }
+
+    /// install_code in all three modes (ic-semantics §7). Atomic: on any failure the canister is as before.
+    pub(crate) fn install_code(
+        &mut self,
+        sender: Principal,
+        canister: CanisterId,
+        mode: InstallMode,
+        wasm: &[u8],
+        arg: Vec<u8>,
+    ) -> Result<(), RejectResponse> {
+        self.check_controller(sender, canister)?;
+        let invalid = |detail: String| {
+            reject(
+                ErrorCode::CanisterInvalidWasm,
+                format!("Error from Canister {canister}: Canister's Wasm module is not valid: {detail}"),
+            )
+        };
+        let module = self.runtime.load(wasm).map_err(|e| invalid(e.to_string()))?;
+        let has_code = self.canisters[&canister].code.is_some();
+        let limit = self.config.instruction_limits.install;
+        let mut used = 0u64;
+        let mut logs = Vec::new();
+
+        // Upgrade: pre_upgrade runs on the old code; its effects are undone if anything later fails.
+        let mut old_state = None;
+        let stable = match mode {
+            InstallMode::Install if has_code => {
+                return Err(reject(
+                    ErrorCode::CanisterNonEmpty,
+                    format!("Canister {canister} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead."),
+                ))
+            }
+            InstallMode::Install | InstallMode::Reinstall => StableMemory::default(),
+            InstallMode::Upgrade { skip_pre_upgrade } => {
+                if !has_code {
+                    return Err(reject(
+                        ErrorCode::CanisterWasmModuleNotFound,
+                        format!("Error from Canister {canister}: Attempted to upgrade a canister that contains no Wasm module."),
+                    ));
+                }
+                let exec = install_exec(self, canister, ApiType::PreUpgrade, sender, Vec::new());
+                let c = self.canisters.get_mut(&canister).expect("checked");
+                let code = c.code.as_mut().expect("checked");
+                let stable_before = code.store.data().stable.clone();
+                let heap_before = code.snapshot();
+                if code.module.info.has_pre_upgrade && !skip_pre_upgrade {
+                    let executed = execution::run(
+                        &self.runtime,
+                        code,
+                        &Entry::Export("canister_pre_upgrade".to_owned()),
+                        exec,
+                        Persist::Keep,
+                    );
+                    used += executed.instructions;
+                    logs.extend(executed.exec.logs);
+                    if let Err(trap) = executed.result {
+                        self.append_logs(canister, logs, Some(&trap.message));
+                        return Err(reject(trap.code, format!("Error from Canister {canister}: pre_upgrade failed: {}", trap.message)));
+                    }
+                }
+                let stable_after = code.store.data().stable.clone();
+                old_state = Some((stable_before, heap_before));
+                stable_after
+            }
+        };
+
+        let restore_old = |subnet: &mut Subnet, old_state: Option<(StableMemory, crate::runtime::HeapSnapshot)>| {
+            if let Some((stable, heap)) = old_state {
+                let c = subnet.canisters.get_mut(&canister).expect("checked");
+                if let Some(code) = c.code.as_mut() {
+                    code.store.data_mut().stable = stable;
+                    // Same module, same size unless pre_upgrade grew memory; restore handles both.
+                    let _ = subnet.runtime.restore(code, &heap);
+                }
+            }
+        };
+
+        let mut new_code = match self.runtime.instantiate(module.clone(), stable) {
+            Ok(code) => code,
+            Err(e) => {
+                restore_old(self, old_state);
+                return Err(reject(
+                    ErrorCode::CanisterTrapped,
+                    format!("Error from Canister {canister}: Canister trapped during instantiation: {e:#}"),
+                ));
+            }
+        };
+
+        let init_export = match mode {
+            InstallMode::Upgrade { .. } => module.info.has_post_upgrade.then_some("canister_post_upgrade"),
+            _ => module.info.has_init.then_some("canister_init"),
+        };
+        let mut steps = vec![(Entry::Start, ApiType::Start, Vec::new())];
+        if let Some(export) = init_export {
+            steps.push((Entry::Export(export.to_owned()), ApiType::Init, arg));
+        }
+        let mut global_timer = 0;
+        let mut certified_data = None;
+        let mut balance = self.canisters[&canister].cycles;
+        for (entry, api, step_arg) in steps {
+            let mut exec = install_exec(self, canister, api, sender, step_arg);
+            // Start and init share one instruction budget; both see the new version.
+            exec.instruction_limit = limit.saturating_sub(used);
+            exec.version = self.canisters[&canister].version + 1;
+            exec.global_timer = 0;
+            exec.balance = balance;
+            let executed = execution::run(&self.runtime, &mut new_code, &entry, exec, Persist::Keep);
+            used += executed.instructions;
+            logs.extend(executed.exec.logs.iter().cloned());
+            if let Err(trap) = executed.result {
+                restore_old(self, old_state);
+                self.append_logs(canister, logs, Some(&trap.message));
+                return Err(reject(trap.code, trap.message));
+            }
+            global_timer = executed.exec.global_timer;
+            balance = executed.exec.balance;
+            if executed.exec.certified_data.is_some() {
+                certified_data = executed.exec.certified_data;
+            }
+        }
+
+        let c = self.canisters.get_mut(&canister).expect("checked");
+        c.code = Some(new_code);
+        c.version += 1;
+        c.global_timer = global_timer;
+        c.cycles = balance;
+        match (mode, certified_data) {
+            (_, Some(data)) => c.certified_data = data,
+            (InstallMode::Upgrade { .. }, None) => {}
+            (_, None) => c.certified_data = Vec::new(),
+        }
+        self.append_logs(canister, logs, None);
+        Ok(())
+    }
+
+    /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT), all contexts and
+    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data and logs are
+    /// cleared (ic-semantics §7).
+    pub(crate) fn uninstall(&mut self, id: CanisterId) {
+        let Some(c) = self.canisters.get_mut(&id) else { return };
+        c.code = None;
+        c.global_timer = 0;
+        c.certified_data.clear();
+        c.logs.clear();
+        c.version += 1;
+        c.callbacks.clear();
+        let contexts = std::mem::take(&mut c.contexts);
+        self.forget_expired(id);
+        for (_, ctx) in contexts {
+            if ctx.responded {
+                continue;
+            }
+            let payload = Payload::Reject(reject(ErrorCode::CanisterRejectedMessage, "Canister has been uninstalled."));
+            match ctx.origin {
+                CallOrigin::Ingress { id: message, .. } => self.complete_ingress(message, payload.into_result()),
+                CallOrigin::Canister { caller, callback } => {
+                    let deadline_nanos = (ctx.deadline_nanos != 0).then_some(ctx.deadline_nanos);
+                    let response =
+                        Response { originator: caller, callback, method: ctx.method, payload, refund: ctx.available, deadline_nanos };
+                    self.enqueue(id, caller, Message::Response(response));
+                }
+                CallOrigin::System => {}
+            }
+        }
+        self.maybe_stopped(id);
+    }
+
+    fn append_logs(&mut self, canister: CanisterId, logs: Vec<String>, trap: Option<&str>) {
+        let time = self.time_nanos;
+        if let Some(c) = self.canisters.get_mut(&canister) {
+            for line in logs {
+                c.log(time, line);
+            }
+            if let Some(trap) = trap {
+                c.log(time, format!("[TRAP]: {trap}"));
+            }
+        }
+    }
+
+    pub(crate) fn create_canister_with_controllers_at(&mut self, id: CanisterId, controllers: Vec<Principal>, cycles: Cycles) {
+        let settings = crate::canister::Settings {
+            controllers,
+            wasm_memory_limit: self.config.default_wasm_memory_limit,
+            env_vars: Default::default(),
+        };
+        self.canisters.insert(id, crate::canister::Canister::new(settings, cycles));
+    }
+}
+
+fn apply_settings(settings: &mut crate::canister::Settings, new: &mgmt::CanisterSettings) {
+    if let Some(controllers) = &new.controllers {
+        settings.controllers = controllers.clone();
+    }
+    if let Some(limit) = &new.wasm_memory_limit {
+        settings.wasm_memory_limit = nat_to_u64(limit);
+    }
+    if let Some(vars) = &new.environment_variables {
+        settings.env_vars = vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect();
+    }
+}

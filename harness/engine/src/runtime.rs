@@ -1,0 +1,393 @@
+//! The wasmtime side: one `wasmtime::Engine`, a linker per pointer width, compiled modules, and a canister's
+//! live instance ([`Code`]) with the snapshot/restore that gives executions their atomicity.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Global, Instance, Linker, Memory, Module, Mutability, Store, Table, Val};
+
+use crate::config::Config;
+use crate::ic0::{self, HostState};
+use crate::module::{self, InvalidModule, ModuleInfo};
+use crate::stable_memory::StableMemory;
+use crate::tracked_memory::{self, TrackedMemoryCreator, HOST_PAGE};
+
+/// A validated, rewritten and compiled canister module, shared by every canister that installs the same bytes.
+pub(crate) struct LoadedModule {
+    /// The compiled rewrite.
+    pub module: Module,
+    /// What validation learned about the module.
+    pub info: ModuleInfo,
+    /// SHA-256 of the module as installed (after gunzip), reported as `module_hash`.
+    pub hash: [u8; 32],
+}
+
+/// The wasmtime engine and linkers, plus a cache of compiled modules keyed by hash.
+pub(crate) struct Runtime {
+    engine: wasmtime::Engine,
+    linker32: Linker<HostState>,
+    linker64: Linker<HostState>,
+    modules: BTreeMap<[u8; 32], Arc<LoadedModule>>,
+}
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    /// The module breaks the IC's rules.
+    #[error(transparent)]
+    Invalid(#[from] InvalidModule),
+    /// wasmtime refused it (should not happen after validation; reported, never panicked on).
+    #[error("wasmtime could not compile the module: {0}")]
+    Compile(String),
+}
+
+impl Runtime {
+    pub(crate) fn new(config: &Config) -> wasmtime::Result<Runtime> {
+        let mut wt = wasmtime::Config::new();
+        // Determinism (ic-semantics §11): canonical NaNs, fuel instead of wall-clock interruption.
+        wt.cranelift_nan_canonicalization(true);
+        wt.consume_fuel(true);
+        wt.max_wasm_stack(config.max_wasm_stack);
+        // Reference types are on and threads off by default in this wasmtime build (no `gc`/`threads` features).
+        // The IC's feature set. Our own validation enforces it on the canister's module; wasmtime's flags only
+        // need to admit it (multi-memory stays on for instrumentation that adds a counters memory).
+        wt.wasm_memory64(true);
+        wt.wasm_multi_memory(true);
+        wt.wasm_bulk_memory(true);
+        wt.wasm_simd(true);
+        wt.wasm_relaxed_simd(false);
+        wt.wasm_tail_call(false);
+        wt.wasm_gc(false);
+        // Linear memories come from us so that written pages can be listed (tracked_memory.rs). 8 GiB of address
+        // space covers wasm32's 4 GiB and wasm64's 6 GiB without ever moving a memory.
+        wt.with_host_memory(Arc::new(TrackedMemoryCreator));
+        wt.memory_reservation(8 << 30);
+        wt.memory_may_move(false);
+        // Copy-on-write images need wasmtime's own mmap memories; data segments are copied in instead.
+        wt.memory_init_cow(false);
+        let engine = wasmtime::Engine::new(&wt)?;
+        let mut linker32 = Linker::new(&engine);
+        ic0::add_to_linker::<u32>(&mut linker32, false)?;
+        let mut linker64 = Linker::new(&engine);
+        ic0::add_to_linker::<u64>(&mut linker64, true)?;
+        Ok(Runtime { engine, linker32, linker64, modules: BTreeMap::new() })
+    }
+
+    /// Decodes (gunzip), validates, rewrites and compiles `bytes`, once per distinct module.
+    pub(crate) fn load(&mut self, bytes: &[u8]) -> Result<Arc<LoadedModule>, LoadError> {
+        let wasm = module::decode_module(bytes)?;
+        let hash: [u8; 32] = Sha256::digest(&wasm).into();
+        if let Some(loaded) = self.modules.get(&hash) {
+            return Ok(loaded.clone());
+        }
+        let info = module::validate(&wasm)?;
+        let rewritten = module::rewrite(&wasm, &info)?;
+        let module = Module::new(&self.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let loaded = Arc::new(LoadedModule { module, info, hash });
+        self.modules.insert(hash, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Instantiates `module` in a fresh store that owns `stable`.
+    pub(crate) fn instantiate(&self, module: Arc<LoadedModule>, stable: StableMemory) -> wasmtime::Result<Code> {
+        let memory64 = module.info.memory64;
+        let mut store = Store::new(&self.engine, HostState::new(stable, memory64));
+        store.limiter(|host| host);
+        // Data segments run at instantiation and count against no message; give them ample fuel.
+        store.set_fuel(u64::MAX)?;
+        let linker = if memory64 { &self.linker64 } else { &self.linker32 };
+        let instance = linker.instantiate(&mut store, &module.module)?;
+        let memory = instance.get_memory(&mut store, module::MEMORY_EXPORT);
+        store.data_mut().memory = memory;
+        let table = instance.get_table(&mut store, module::TABLE_EXPORT);
+        let mut globals = Vec::new();
+        for export in module.module.exports() {
+            if export.name().starts_with(module::GLOBAL_EXPORT_PREFIX) {
+                if let Some(global) = instance.get_global(&mut store, export.name()) {
+                    if global.ty(&store).mutability() == Mutability::Var {
+                        globals.push(global);
+                    }
+                }
+            }
+        }
+        static NEXT_CODE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_CODE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut code = Code { id, module, store, instance, memory, table, globals, shadow: None, since_snapshot: None };
+        if tracked_memory::available() {
+            let snapshot = code.snapshot();
+            // Re-arm tracking: data segments were just written and are part of the committed state.
+            if code.take_dirty().is_some() || code.memory.is_none() {
+                code.shadow = Some(snapshot);
+            }
+        }
+        Ok(code)
+    }
+
+    /// Rebuilds `code` as a fresh instance holding `snapshot`: used when a trapped execution grew the memory,
+    /// because a wasmtime memory cannot shrink back.
+    fn rebuild(&self, code: &mut Code, snapshot: &HeapSnapshot) -> wasmtime::Result<()> {
+        let stable = std::mem::take(&mut code.store.data_mut().stable);
+        let mut fresh = self.instantiate(code.module.clone(), stable)?;
+        if let Some(memory) = fresh.memory {
+            let pages = memory.size(&fresh.store);
+            let wanted = snapshot.memory.len() as u64 / crate::limits::WASM_PAGE;
+            if wanted > pages {
+                memory.grow(&mut fresh.store, wanted - pages)?;
+            }
+        }
+        fresh.write_snapshot(snapshot)?;
+        if fresh.shadow.is_some() {
+            fresh.shadow = Some(snapshot.clone());
+            fresh.take_dirty();
+        }
+        *code = fresh;
+        Ok(())
+    }
+
+    /// Restores `code` to `snapshot` (heap and globals; stable memory has its own journal).
+    pub(crate) fn restore(&self, code: &mut Code, snapshot: &HeapSnapshot) -> wasmtime::Result<()> {
+        let grown = code.memory.is_some_and(|m| m.data_size(&code.store) != snapshot.memory.len());
+        if grown {
+            self.rebuild(code, snapshot)
+        } else {
+            code.write_snapshot(snapshot)?;
+            if let Some(shadow) = code.shadow.as_mut() {
+                shadow.memory.copy_from_slice(&snapshot.memory);
+                shadow.globals.clone_from(&snapshot.globals);
+                code.take_dirty();
+            }
+            Ok(())
+        }
+    }
+
+    /// Patches `code` back to the state it had at subnet snapshot `id`, copying only the pages committed since.
+    /// `false` (nothing changed) when that is impossible: no tracking, another instance, or the memory grew.
+    pub(crate) fn restore_to_snapshot(&self, code: &mut Code, id: u64, heap: &HeapSnapshot) -> bool {
+        let size = code.memory.map_or(0, |m| m.data_size(&code.store));
+        let fast = code.shadow.is_some()
+            && size == heap.memory.len()
+            && code.since_snapshot.as_ref().is_some_and(|(marked, _)| *marked == id);
+        if !fast || !code.store.data_mut().stable.restore_snapshot(id) {
+            return false;
+        }
+        let (_, pages) = code.since_snapshot.take().expect("checked");
+        let mut shadow = code.shadow.take().expect("checked");
+        if let Some(memory) = code.memory {
+            let data = memory.data_mut(&mut code.store);
+            for page in pages {
+                let range = page * HOST_PAGE..((page + 1) * HOST_PAGE).min(data.len());
+                data[range.clone()].copy_from_slice(&heap.memory[range.clone()]);
+                shadow.memory[range.clone()].copy_from_slice(&heap.memory[range]);
+            }
+        }
+        for (global, value) in code.globals.iter().zip(&heap.globals) {
+            if global.set(&mut code.store, *value).is_err() {
+                code.shadow = Some(shadow);
+                return false;
+            }
+        }
+        shadow.globals.clone_from(&heap.globals);
+        code.shadow = Some(shadow);
+        code.take_dirty();
+        code.since_snapshot = Some((id, BTreeSet::new()));
+        true
+    }
+
+    /// Builds a new instance of `module` holding `heap` and `stable` (the slow path of a snapshot restore).
+    pub(crate) fn instantiate_with(
+        &self,
+        module: Arc<LoadedModule>,
+        heap: &HeapSnapshot,
+        stable: StableMemory,
+    ) -> wasmtime::Result<Code> {
+        let mut code = self.instantiate(module, StableMemory::default())?;
+        code.store.data_mut().stable = stable;
+        self.rebuild(&mut code, heap)?;
+        Ok(code)
+    }
+
+    /// Marks the start of an execution on `code`: what [`Runtime::rollback`] needs to undo it.
+    pub(crate) fn checkpoint(&self, code: &mut Code) -> Checkpoint {
+        if code.shadow.is_some() {
+            Checkpoint::Tracked
+        } else {
+            Checkpoint::Copy(code.snapshot())
+        }
+    }
+
+    /// Keeps what the execution since `checkpoint` did: with tracking, copies the written pages into the shadow.
+    pub(crate) fn commit(&self, code: &mut Code, _checkpoint: Checkpoint) {
+        if code.shadow.is_none() {
+            return;
+        }
+        let dirty = code.take_dirty();
+        let globals: Vec<Val> = code.globals.iter().map(|g| g.get(&mut code.store)).collect();
+        let data = code.memory.map(|m| m.data(&code.store)).unwrap_or(&[]);
+        let shadow = code.shadow.as_mut().expect("checked above");
+        // Grown pages are zero unless written, and written ones are in `dirty`.
+        shadow.memory.resize(data.len(), 0);
+        match dirty {
+            Some(pages) => {
+                for &page in &pages {
+                    let range = page * HOST_PAGE..((page + 1) * HOST_PAGE).min(data.len());
+                    shadow.memory[range.clone()].copy_from_slice(&data[range]);
+                }
+                if let Some((_, since)) = code.since_snapshot.as_mut() {
+                    since.extend(pages);
+                }
+            }
+            // Tracking failed: fall back to a full copy rather than lose changes.
+            None => {
+                shadow.memory.copy_from_slice(data);
+                code.since_snapshot = None;
+            }
+        }
+        shadow.globals = globals;
+    }
+
+    /// Undoes everything since `checkpoint`: heap and globals (stable memory has its own journal).
+    pub(crate) fn rollback(&self, code: &mut Code, checkpoint: Checkpoint) -> wasmtime::Result<()> {
+        match checkpoint {
+            Checkpoint::Copy(snapshot) => self.restore(code, &snapshot),
+            Checkpoint::Tracked => {
+                let shadow_len = code.shadow.as_ref().map_or(0, |s| s.memory.len());
+                let dirty = code.take_dirty();
+                let size = code.memory.map_or(0, |m| m.data_size(&code.store));
+                match dirty {
+                    Some(pages) if size == shadow_len => {
+                        let shadow = code.shadow.take().expect("tracked");
+                        if let Some(memory) = code.memory {
+                            let data = memory.data_mut(&mut code.store);
+                            for page in pages {
+                                let range = page * HOST_PAGE..((page + 1) * HOST_PAGE).min(data.len());
+                                data[range.clone()].copy_from_slice(&shadow.memory[range]);
+                            }
+                        }
+                        for (global, value) in code.globals.iter().zip(&shadow.globals) {
+                            global.set(&mut code.store, *value)?;
+                        }
+                        code.shadow = Some(shadow);
+                        // Our own copying counts as writes; re-arm so the next execution starts clean.
+                        code.take_dirty();
+                        Ok(())
+                    }
+                    _ => {
+                        // The memory grew (wasmtime memories cannot shrink) or tracking failed: rebuild from the
+                        // shadow, which holds the committed state.
+                        let shadow = code.shadow.take().expect("tracked");
+                        let result = self.rebuild(code, &shadow);
+                        if code.shadow.is_none() {
+                            code.shadow = Some(shadow);
+                        }
+                        result
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A canister's installed module: its store (with stable memory inside) and instance.
+pub(crate) struct Code {
+    /// The module.
+    pub module: Arc<LoadedModule>,
+    /// The store; its data is the canister's [`HostState`].
+    pub store: Store<HostState>,
+    /// The instance.
+    pub instance: Instance,
+    /// The memory, if the module has one.
+    pub memory: Option<Memory>,
+    /// The function table, if any (callbacks are table indices).
+    pub table: Option<Table>,
+    /// Every mutable global (exported by the rewrite), for snapshots.
+    pub globals: Vec<Global>,
+    /// With dirty-page tracking: the committed heap and globals, kept in step page by page.
+    shadow: Option<HeapSnapshot>,
+    /// Unique per instantiation: a snapshot can patch this very instance only if the id matches.
+    pub id: u64,
+    /// Host pages committed since subnet snapshot `.0` (with tracking).
+    since_snapshot: Option<(u64, BTreeSet<usize>)>,
+}
+
+/// Heap and globals at one point in time.
+#[derive(Clone)]
+pub(crate) struct HeapSnapshot {
+    memory: Vec<u8>,
+    globals: Vec<Val>,
+}
+
+/// What undoing an execution needs (see [`Runtime::checkpoint`]).
+pub(crate) enum Checkpoint {
+    /// Pages written are tracked; the shadow copy holds the committed state.
+    Tracked,
+    /// No tracking: a full copy taken before the execution.
+    Copy(HeapSnapshot),
+}
+
+impl Code {
+    /// Copies the heap and mutable globals.
+    pub(crate) fn snapshot(&mut self) -> HeapSnapshot {
+        let memory = self.memory.map(|m| m.data(&self.store).to_vec()).unwrap_or_default();
+        let globals = self.globals.iter().map(|g| g.get(&mut self.store)).collect();
+        HeapSnapshot { memory, globals }
+    }
+
+    fn write_snapshot(&mut self, snapshot: &HeapSnapshot) -> wasmtime::Result<()> {
+        if let Some(memory) = self.memory {
+            memory.data_mut(&mut self.store)[..snapshot.memory.len()].copy_from_slice(&snapshot.memory);
+        }
+        for (global, value) in self.globals.iter().zip(&snapshot.globals) {
+            global.set(&mut self.store, *value)?;
+        }
+        Ok(())
+    }
+
+    /// The committed heap and globals (for a subnet snapshot).
+    pub(crate) fn committed_heap(&mut self) -> HeapSnapshot {
+        match &self.shadow {
+            Some(shadow) => shadow.clone(),
+            None => self.snapshot(),
+        }
+    }
+
+    /// Starts recording what changes from now on, for a fast restore of subnet snapshot `id`.
+    pub(crate) fn mark_snapshot(&mut self, id: u64) {
+        if self.shadow.is_some() {
+            self.since_snapshot = Some((id, BTreeSet::new()));
+        }
+        self.store.data_mut().stable.mark_snapshot(id);
+    }
+
+    /// Host pages written since the last call (re-arms tracking); `None` without tracking.
+    fn take_dirty(&mut self) -> Option<Vec<usize>> {
+        let memory = self.memory?;
+        let ptr = memory.data_ptr(&self.store);
+        let len = memory.data_size(&self.store);
+        // SAFETY: the range is this instance's linear memory, created by TrackedMemoryCreator.
+        unsafe { tracked_memory::dirty_pages(ptr, len) }
+    }
+
+    /// Heap size in bytes.
+    pub(crate) fn memory_size(&self) -> u64 {
+        self.memory.map_or(0, |m| m.data_size(&self.store) as u64)
+    }
+
+    /// Feeds heap, globals and stable memory to a hasher: two canisters with equal hashes are in equal states.
+    pub(crate) fn hash_into(&mut self, hasher: &mut Sha256) {
+        if let Some(memory) = self.memory {
+            hasher.update(memory.data(&self.store));
+        }
+        for global in &self.globals {
+            match global.get(&mut self.store) {
+                Val::I32(v) => hasher.update(v.to_le_bytes()),
+                Val::I64(v) => hasher.update(v.to_le_bytes()),
+                Val::F32(v) => hasher.update(v.to_le_bytes()),
+                Val::F64(v) => hasher.update(v.to_le_bytes()),
+                Val::V128(v) => hasher.update(v.as_u128().to_le_bytes()),
+                _ => hasher.update([0xff]),
+            }
+        }
+        self.store.data().stable.hash_into(hasher);
+    }
+}

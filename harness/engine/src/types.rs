@@ -1,0 +1,236 @@
+//! Plain data shared by the engine's public API: ids, reject codes, responses.
+//!
+//! These types are shaped like PocketIC's (`RejectResponse`, `RejectCode`, `ErrorCode`) so that results
+//! from the embedded engine and from the replica can be compared field by field.
+
+use std::fmt;
+
+pub use candid::Principal;
+
+/// A canister id is a principal (PocketIC uses the same convention).
+pub type CanisterId = Principal;
+
+/// An amount of cycles. The IC uses 128-bit amounts everywhere.
+pub type Cycles = u128;
+
+/// The reject codes a canister can observe (IC interface spec, "Reject codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum RejectCode {
+    /// Fatal system error; retry unlikely to help.
+    SysFatal = 1,
+    /// Transient system error (e.g. a full queue); retry may help. The callee did not run.
+    SysTransient = 2,
+    /// The destination does not exist or is invalid.
+    DestinationInvalid = 3,
+    /// The canister rejected the message explicitly with `msg_reject`.
+    CanisterReject = 4,
+    /// The canister trapped, did not reply, or is not in a state to run the message.
+    CanisterError = 5,
+    /// Bounded-wait calls only: the outcome is unknown (deadline passed or response shed).
+    SysUnknown = 6,
+}
+
+impl RejectCode {
+    /// The code from its number, as `msg_reject_code` returns it.
+    pub fn from_u32(code: u32) -> Option<RejectCode> {
+        Some(match code {
+            1 => RejectCode::SysFatal,
+            2 => RejectCode::SysTransient,
+            3 => RejectCode::DestinationInvalid,
+            4 => RejectCode::CanisterReject,
+            5 => RejectCode::CanisterError,
+            6 => RejectCode::SysUnknown,
+            _ => return None,
+        })
+    }
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $num:expr,)*) => {
+        /// The IC's detailed error code (`IC0xxx`; its first digit is the reject code).
+        /// Canisters never see it; ingress callers and PocketIC users do.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u32)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name = $num,)*
+        }
+
+        impl ErrorCode {
+            /// Every error code the engine can produce, for round-trip tests and documentation.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+        }
+    };
+}
+
+error_codes! {
+    /// Not an IC error code: the HTTP endpoint refused an ingress message over the size limit (413) before it
+    /// entered the state. The IC gives no `IC0xxx` code for this.
+    RequestTooLarge = 1,
+    /// A queue between two canisters is full.
+    CanisterQueueFull = 201,
+    /// A pending `stop_canister` call timed out.
+    StopCanisterRequestTimeout = 206,
+    /// The canister is below its freezing threshold.
+    CanisterOutOfCycles = 207,
+    /// No canister with that id exists.
+    CanisterNotFound = 301,
+    /// `canister_inspect_message` did not accept, or the canister called `msg_reject`.
+    CanisterRejectedMessage = 406,
+    /// The management canister has no such method.
+    UnknownManagementMessage = 407,
+    /// The management canister could not decode the argument.
+    InvalidManagementPayload = 408,
+    /// A Wasm trap (unreachable, out-of-bounds access, stack overflow, ...).
+    CanisterTrapped = 502,
+    /// The canister called `ic0.trap` (a Rust panic ends here).
+    CanisterCalledTrap = 503,
+    /// The canister used the System API against its contract.
+    CanisterContractViolation = 504,
+    /// The Wasm module was rejected at install time.
+    CanisterInvalidWasm = 505,
+    /// The canister returned without replying and nothing is outstanding.
+    CanisterDidNotReply = 506,
+    /// The canister ran out of memory (e.g. stable memory limit).
+    CanisterOutOfMemory = 507,
+    /// The canister is stopped.
+    CanisterStopped = 508,
+    /// The canister is stopping.
+    CanisterStopping = 509,
+    /// `delete_canister` on a canister that is not stopped.
+    CanisterNotStopped = 510,
+    /// A pending `stop_canister` was cancelled by `start_canister`.
+    CanisterStoppingCancelled = 511,
+    /// The caller is not a controller of the canister.
+    CanisterInvalidController = 512,
+    /// `install_code` in install mode on a non-empty canister.
+    CanisterNonEmpty = 514,
+    /// The message exceeded the instruction limit.
+    CanisterInstructionLimitExceeded = 522,
+    /// A composite query was called in replicated mode.
+    CompositeQueryCalledInReplicatedMode = 527,
+    /// The canister does not export the method (or not as this kind of call).
+    CanisterMethodNotFound = 536,
+    /// The canister is empty.
+    CanisterWasmModuleNotFound = 537,
+    /// The canister exceeded its `wasm_memory_limit`.
+    CanisterWasmMemoryLimitExceeded = 539,
+    /// A bounded-wait call's deadline passed before a response arrived.
+    DeadlineExpired = 601,
+    /// A bounded-wait response was shed.
+    ResponseDropped = 602,
+}
+
+impl ErrorCode {
+    /// The reject code implied by this error code (its first digit).
+    pub fn reject_code(self) -> RejectCode {
+        RejectCode::from_u32(self as u32 / 100).unwrap_or(RejectCode::SysFatal)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::RequestTooLarge => f.write_str("HTTP 413"),
+            code => write!(f, "IC{:04}", *code as u32),
+        }
+    }
+}
+
+/// A rejected call as an ingress caller sees it (PocketIC's `RejectResponse`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectResponse {
+    /// The reject code.
+    pub reject_code: RejectCode,
+    /// The human-readable message. Implementation-specific; don't compare it with PocketIC's.
+    pub reject_message: String,
+    /// The detailed error code.
+    pub error_code: ErrorCode,
+}
+
+impl RejectResponse {
+    /// A reject with the reject code implied by `error_code`.
+    pub fn new(error_code: ErrorCode, message: impl Into<String>) -> RejectResponse {
+        RejectResponse { reject_code: error_code.reject_code(), reject_message: message.into(), error_code }
+    }
+}
+
+impl fmt::Display for RejectResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reject {:?} ({}): {}", self.reject_code, self.error_code, self.reject_message)
+    }
+}
+
+impl std::error::Error for RejectResponse {}
+
+/// The outcome of a call: reply bytes or a reject.
+pub type CallResult = Result<Vec<u8>, RejectResponse>;
+
+/// A response payload travelling between canisters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// A reply with its bytes.
+    Reply(Vec<u8>),
+    /// A reject; `error_code` is kept for ingress callers and traces (canisters see only code and message).
+    Reject(RejectResponse),
+}
+
+impl Payload {
+    /// Converts into the ingress-caller view.
+    pub fn into_result(self) -> CallResult {
+        match self {
+            Payload::Reply(bytes) => Ok(bytes),
+            Payload::Reject(reject) => Err(reject),
+        }
+    }
+}
+
+/// Identifies one ingress message submitted to the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(pub u64);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ingress#{}", self.0)
+    }
+}
+
+/// A canister's run status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CanisterStatus {
+    /// Runs messages.
+    Running,
+    /// Rejects new calls, still runs responses; becomes stopped when no call context is open.
+    Stopping,
+    /// Runs nothing.
+    Stopped,
+}
+
+impl CanisterStatus {
+    /// The value `ic0.canister_status` returns.
+    pub fn as_ic0(self) -> u32 {
+        match self {
+            CanisterStatus::Running => 1,
+            CanisterStatus::Stopping => 2,
+            CanisterStatus::Stopped => 3,
+        }
+    }
+}
+
+/// One record of a canister's log (`debug_print` and trap messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Position in the canister's log, starting at 0.
+    pub idx: u64,
+    /// Time of the execution that wrote it, in ns since the epoch.
+    pub timestamp_nanos: u64,
+    /// The text (lossy UTF-8).
+    pub content: String,
+}
+
+/// The principal of a canister with the given index, as the IC allocates them (8 big-endian bytes, then `01 01`).
+pub fn canister_id_from_index(index: u64) -> CanisterId {
+    let mut bytes = index.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[1, 1]);
+    Principal::from_slice(&bytes)
+}

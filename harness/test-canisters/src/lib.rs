@@ -1,0 +1,116 @@
+//! Test canisters for icfuzz's own tests.
+//!
+//! [`wasm`] returns the Wasm of a canister from the `canisters/` workspace, building that workspace (once per
+//! process) on first use, so a fresh checkout needs no manual build step and never checks in `.wasm` files.
+//! [`uc`] encodes programs for the universal canister (`canisters/universal`).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+// The opcode table lives with the canister that interprets it; compiling the same file here means the builder
+// cannot disagree with the interpreter.
+#[path = "../../../canisters/universal/src/ops.rs"]
+mod ops;
+
+pub mod uc;
+
+/// The target every canister is built for.
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+/// The `canisters/` workspace directory (absolute).
+pub fn canisters_dir() -> PathBuf {
+    // This crate is <repo>/harness/test-canisters.
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest_dir.ancestors().nth(2) {
+        Some(repo) => repo.join("canisters"),
+        None => manifest_dir.join("../../canisters"),
+    }
+}
+
+/// Path of the built `<name>.wasm`, building the canisters workspace first if this process has not done so yet.
+///
+/// # Panics
+///
+/// If the build fails (the message carries cargo's output). This is a test helper: failing loudly is the point.
+pub fn wasm_path(name: &str) -> PathBuf {
+    built_dir().join(format!("{name}.wasm"))
+}
+
+/// The Wasm module of canister `name` (the crate name in `canisters/`, e.g. `"universal"`, `"bank"`, `"ledger"`).
+///
+/// # Panics
+///
+/// If building the canisters fails or there is no such canister.
+pub fn wasm(name: &str) -> Vec<u8> {
+    let path = wasm_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("canister `{name}`: cannot read {}: {e} (is `{name}` a member of canisters/Cargo.toml?)", path.display())
+    })
+}
+
+fn built_dir() -> &'static Path {
+    // OnceLock blocks concurrent first callers until the single build finishes; other test processes are
+    // serialised by cargo's lock on the target directory.
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BUILT.get_or_init(build) {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Environment variables that an outer build (cargo-fuzz, coverage tools, a CI profile) may set for *its* target and
+/// that would change or break the nested Wasm build.
+fn leaks_from_outer_build(key: &OsStr) -> bool {
+    let Some(key) = key.to_str() else { return false };
+    matches!(
+        key,
+        "RUSTFLAGS"
+            | "CARGO_ENCODED_RUSTFLAGS"
+            | "CARGO_BUILD_RUSTFLAGS"
+            | "RUSTDOCFLAGS"
+            | "CARGO_ENCODED_RUSTDOCFLAGS"
+            | "CARGO_TARGET_DIR"
+            | "CARGO_BUILD_TARGET_DIR"
+            | "CARGO_BUILD_TARGET"
+            | "RUSTC_WRAPPER"
+            | "RUSTC_WORKSPACE_WRAPPER"
+            | "CARGO_BUILD_RUSTC_WRAPPER"
+            | "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER"
+    ) || key.starts_with("CARGO_PROFILE_")
+        || key.starts_with("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_")
+}
+
+fn build() -> Result<PathBuf, String> {
+    let dir = canisters_dir();
+    let target_dir = dir.join("target");
+    // `CARGO` is the cargo running the tests, so the nested build uses the same toolchain.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .args(["build", "--release", "--locked", "--target", TARGET, "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        // Explicit, so neither the environment nor a user's `build.target-dir` can move the output.
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(&dir);
+    for (key, _) in std::env::vars_os() {
+        if leaks_from_outer_build(&key) {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {} to build the test canisters: {e}", Path::new(&cargo).display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the test canisters failed ({}): {command:?}\n\
+             (needs the wasm32 target: `rustup target add {TARGET}`; with --locked, canisters/Cargo.lock must be \
+             up to date)\n--- cargo stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(target_dir.join(TARGET).join("release"))
+}
