@@ -509,6 +509,16 @@ fn step(op: Op, reader: &mut Reader<'_>, stack: &mut Stack) {
                 let depth = stack.pop_int();
                 core::hint::black_box(recurse(depth));
             }
+            Op::TouchHeap => {
+                let count = stack.pop_int();
+                let address = stack.pop_int() as usize;
+                for page in 0..count as usize {
+                    let at = address + page * 4096;
+                    // SAFETY: the caller names memory the canister grew for this purpose; an address past the end
+                    // traps (out of bounds), which is the intended failure.
+                    unsafe { core::ptr::write_volatile(at as *mut u8, (page as u8).wrapping_add(1)) };
+                }
+            }
             Op::RecurseNative => {
                 let depth = stack.pop_int();
                 core::hint::black_box(recurse_native(depth));

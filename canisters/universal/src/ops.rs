@@ -205,6 +205,9 @@ define_ops! {
     /// Pop int depth; recurse that deep using only Wasm locals (no shadow stack), to hit the engine's native
     /// Wasm stack limit rather than the canister's own stack region. Pushes nothing.
     RecurseNative = 0x84,
+    /// Pop int count, pop int address; write one byte in each of `count` consecutive 4 KiB pages starting at
+    /// `address` (for benchmarks of page-proportional rollback and restore). Pushes nothing.
+    TouchHeap = 0x85,
 }
 
 #[cfg(test)]

@@ -38,14 +38,20 @@ mod tracked_memory;
 mod types;
 
 pub use config::{Config, InstructionLimits};
-pub use management::InstallMode;
+pub use management::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 pub use module::InvalidModule;
-pub use snapshot::SubnetSnapshot;
+pub use snapshot::{RestoreStats, SubnetSnapshot};
 pub use subnet::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage, Subnet};
 pub use types::{
     canister_id_from_index, CallResult, CanisterId, CanisterStatus, Cycles, ErrorCode, LogRecord, MessageId, Payload,
     Principal, RejectCode, RejectResponse,
 };
+
+/// Whether this process can list the heap pages an execution wrote (Linux ≥ 6.7 with userfaultfd). Without it,
+/// rollback and snapshot restore copy whole heaps: correct, but slower for large heaps.
+pub fn dirty_page_tracking() -> bool {
+    tracked_memory::available()
+}
 
 /// Validates a canister module as the IC does at install time, without installing it.
 pub fn validate_module(bytes: &[u8]) -> Result<(), InvalidModule> {

@@ -23,10 +23,25 @@ pub enum InstallMode {
     /// Wipe everything (heap, stable memory) and install.
     Reinstall,
     /// Keep stable memory; run pre_upgrade (unless skipped) and post_upgrade.
-    Upgrade {
-        /// Skip `canister_pre_upgrade`.
-        skip_pre_upgrade: bool,
-    },
+    Upgrade(UpgradeOptions),
+}
+
+/// Options of an upgrade (the management canister's `upgrade` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeOptions {
+    /// Skip `canister_pre_upgrade`.
+    pub skip_pre_upgrade: bool,
+    /// What happens to the heap. Required when the installed module uses enhanced orthogonal persistence.
+    pub wasm_memory_persistence: Option<WasmMemoryPersistence>,
+}
+
+/// Whether an upgrade keeps the heap (enhanced orthogonal persistence) or replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WasmMemoryPersistence {
+    /// Reuse the old heap; the new module's data segments are written into it; globals start fresh.
+    Keep,
+    /// A fresh heap (the classic upgrade).
+    Replace,
 }
 
 /// A `stop_canister` call is rejected after waiting this long (the canister stays stopping).
@@ -181,9 +196,13 @@ impl Subnet {
                 let mode = match args.mode {
                     mgmt::CanisterInstallMode::Install => InstallMode::Install,
                     mgmt::CanisterInstallMode::Reinstall => InstallMode::Reinstall,
-                    mgmt::CanisterInstallMode::Upgrade(flags) => InstallMode::Upgrade {
+                    mgmt::CanisterInstallMode::Upgrade(flags) => InstallMode::Upgrade(UpgradeOptions {
                         skip_pre_upgrade: flags.and_then(|f| f.skip_pre_upgrade).unwrap_or(false),
-                    },
+                        wasm_memory_persistence: flags.and_then(|f| f.wasm_memory_persistence).map(|p| match p {
+                            mgmt::WasmMemoryPersistence::Keep => WasmMemoryPersistence::Keep,
+                            mgmt::WasmMemoryPersistence::Replace => WasmMemoryPersistence::Replace,
+                        }),
+                    }),
                 };
                 self.install_code(caller, args.canister_id, mode, &args.wasm_module, args.arg)?;
                 Ok(empty_reply())
@@ -384,6 +403,7 @@ impl Subnet {
 
         // Upgrade: pre_upgrade runs on the old code; its effects are undone if anything later fails.
         let mut old_state = None;
+        let mut kept_heap = None;
         let stable = match mode {
             InstallMode::Install if has_code => {
                 return Err(reject(
@@ -392,13 +412,30 @@ impl Subnet {
                 ))
             }
             InstallMode::Install | InstallMode::Reinstall => StableMemory::default(),
-            InstallMode::Upgrade { skip_pre_upgrade } => {
+            InstallMode::Upgrade(options) => {
                 if !has_code {
                     return Err(reject(
                         ErrorCode::CanisterWasmModuleNotFound,
                         format!("Error from Canister {canister}: Attempted to upgrade a canister that contains no Wasm module."),
                     ));
                 }
+                let old_eop = self.canisters[&canister].code.as_ref().is_some_and(|c| c.module.info.enhanced_orthogonal_persistence);
+                match options.wasm_memory_persistence {
+                    None if old_eop => {
+                        return Err(reject(
+                            ErrorCode::CanisterContractViolation,
+                            format!("Error from Canister {canister}: Missing upgrade option: Enhanced orthogonal persistence requires the `wasm_memory_persistence` upgrade option."),
+                        ))
+                    }
+                    Some(WasmMemoryPersistence::Keep) if !module.info.enhanced_orthogonal_persistence => {
+                        return Err(reject(
+                            ErrorCode::CanisterContractViolation,
+                            format!("Error from Canister {canister}: Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade option requires that the new canister module supports enhanced orthogonal persistence."),
+                        ))
+                    }
+                    _ => {}
+                }
+                let skip_pre_upgrade = options.skip_pre_upgrade;
                 let exec = install_exec(self, canister, ApiType::PreUpgrade, sender, Vec::new());
                 let c = self.canisters.get_mut(&canister).expect("checked");
                 let code = c.code.as_mut().expect("checked");
@@ -420,6 +457,9 @@ impl Subnet {
                     }
                 }
                 let stable_after = code.store.data().stable.clone();
+                if options.wasm_memory_persistence == Some(WasmMemoryPersistence::Keep) {
+                    kept_heap = Some(code.committed_heap());
+                }
                 old_state = Some((stable_before, heap_before));
                 stable_after
             }
@@ -436,7 +476,11 @@ impl Subnet {
             }
         };
 
-        let mut new_code = match self.runtime.instantiate(module.clone(), stable) {
+        let instantiated = match &kept_heap {
+            Some(heap) => self.runtime.instantiate_keeping(module.clone(), stable, heap),
+            None => self.runtime.instantiate(module.clone(), stable),
+        };
+        let mut new_code = match instantiated {
             Ok(code) => code,
             Err(e) => {
                 restore_old(self, old_state);
@@ -448,7 +492,7 @@ impl Subnet {
         };
 
         let init_export = match mode {
-            InstallMode::Upgrade { .. } => module.info.has_post_upgrade.then_some("canister_post_upgrade"),
+            InstallMode::Upgrade(_) => module.info.has_post_upgrade.then_some("canister_post_upgrade"),
             _ => module.info.has_init.then_some("canister_init"),
         };
         let mut steps = vec![(Entry::Start, ApiType::Start, Vec::new())];
@@ -487,7 +531,7 @@ impl Subnet {
         c.cycles = balance;
         match (mode, certified_data) {
             (_, Some(data)) => c.certified_data = data,
-            (InstallMode::Upgrade { .. }, None) => {}
+            (InstallMode::Upgrade(_), None) => {}
             (_, None) => c.certified_data = Vec::new(),
         }
         self.append_logs(canister, logs, None);

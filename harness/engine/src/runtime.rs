@@ -162,16 +162,18 @@ impl Runtime {
     }
 
     /// Patches `code` back to the state it had at subnet snapshot `id`, copying only the pages committed since.
-    /// `false` (nothing changed) when that is impossible: no tracking, another instance, or the memory grew.
-    pub(crate) fn restore_to_snapshot(&self, code: &mut Code, id: u64, heap: &HeapSnapshot) -> bool {
+    /// Returns the number of host pages copied, or `None` (nothing changed) when patching is impossible: no
+    /// tracking, another instance, or the memory grew.
+    pub(crate) fn restore_to_snapshot(&self, code: &mut Code, id: u64, heap: &HeapSnapshot) -> Option<usize> {
         let size = code.memory.map_or(0, |m| m.data_size(&code.store));
         let fast = code.shadow.is_some()
             && size == heap.memory.len()
             && code.since_snapshot.as_ref().is_some_and(|(marked, _)| *marked == id);
         if !fast || !code.store.data_mut().stable.restore_snapshot(id) {
-            return false;
+            return None;
         }
         let (_, pages) = code.since_snapshot.take().expect("checked");
+        let copied = pages.len();
         let mut shadow = code.shadow.take().expect("checked");
         if let Some(memory) = code.memory {
             let data = memory.data_mut(&mut code.store);
@@ -184,14 +186,50 @@ impl Runtime {
         for (global, value) in code.globals.iter().zip(&heap.globals) {
             if global.set(&mut code.store, *value).is_err() {
                 code.shadow = Some(shadow);
-                return false;
+                return None;
             }
         }
         shadow.globals.clone_from(&heap.globals);
         code.shadow = Some(shadow);
         code.take_dirty();
         code.since_snapshot = Some((id, BTreeSet::new()));
-        true
+        Some(copied)
+    }
+
+    /// Instantiates `module` on a kept heap (upgrade with `wasm_memory_persistence = keep`): the old memory's
+    /// contents, then the new module's active data segments written over them; globals start fresh.
+    pub(crate) fn instantiate_keeping(
+        &self,
+        module: Arc<LoadedModule>,
+        stable: StableMemory,
+        old_heap: &HeapSnapshot,
+    ) -> wasmtime::Result<Code> {
+        let mut code = self.instantiate(module, stable)?;
+        let Some(memory) = code.memory else {
+            wasmtime::bail!("the new module has no memory to keep the heap in");
+        };
+        let pages = memory.size(&code.store);
+        let wanted = old_heap.memory.len() as u64 / crate::limits::WASM_PAGE;
+        if wanted > pages {
+            memory.grow(&mut code.store, wanted - pages)?;
+        }
+        let data = memory.data_mut(&mut code.store);
+        if data.len() < old_heap.memory.len() {
+            wasmtime::bail!("the kept heap does not fit the new module's memory");
+        }
+        data[..old_heap.memory.len()].copy_from_slice(&old_heap.memory);
+        for (offset, bytes) in &code.module.info.active_data {
+            let start = *offset as usize;
+            let Some(target) = data.get_mut(start..start + bytes.len()) else {
+                wasmtime::bail!("a data segment at {offset} lies outside the kept heap");
+            };
+            target.copy_from_slice(bytes);
+        }
+        if code.shadow.is_some() {
+            code.shadow = Some(code.snapshot());
+            code.take_dirty();
+        }
+        Ok(code)
     }
 
     /// Builds a new instance of `module` holding `heap` and `stable` (the slow path of a snapshot restore).

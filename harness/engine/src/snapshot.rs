@@ -31,6 +31,15 @@ pub struct SubnetSnapshot {
     events: Vec<Event>,
 }
 
+/// What a [`Subnet::restore`] had to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// 4 KiB heap pages copied back into live instances.
+    pub pages_copied: usize,
+    /// Instances rebuilt from the snapshot (replaced since, grown, or no dirty-page tracking).
+    pub canisters_rebuilt: usize,
+}
+
 struct CodeSnapshot {
     /// The instance the snapshot was taken from (fast restore only into that one).
     code_id: u64,
@@ -85,18 +94,24 @@ impl Subnet {
     }
 
     /// Restores the subnet to `snapshot` exactly: afterwards it behaves as it did when the snapshot was taken.
-    pub fn restore(&mut self, snapshot: &SubnetSnapshot) -> Result<(), crate::EngineError> {
+    pub fn restore(&mut self, snapshot: &SubnetSnapshot) -> Result<RestoreStats, crate::EngineError> {
+        let mut stats = RestoreStats::default();
         let mut live = std::mem::take(&mut self.canisters);
         for (&cid, (meta, code_snapshot)) in &snapshot.canisters {
             let mut canister = meta.clone_without_code();
             if let Some(cs) = code_snapshot {
                 let reused = live.get_mut(&cid).and_then(|c| c.code.take()).and_then(|mut code| {
-                    (code.id == cs.code_id && self.runtime.restore_to_snapshot(&mut code, snapshot.id, &cs.heap))
-                        .then_some(code)
+                    if code.id != cs.code_id {
+                        return None;
+                    }
+                    let copied = self.runtime.restore_to_snapshot(&mut code, snapshot.id, &cs.heap)?;
+                    stats.pages_copied += copied;
+                    Some(code)
                 });
                 let code = match reused {
                     Some(code) => code,
                     None => {
+                        stats.canisters_rebuilt += 1;
                         let mut code = self
                             .runtime
                             .instantiate_with(cs.module.clone(), &cs.heap, cs.stable.detached())
@@ -119,6 +134,6 @@ impl Subnet {
         self.expired.clone_from(&snapshot.expired);
         self.pending_stops.clone_from(&snapshot.pending_stops);
         self.events.clone_from(&snapshot.events);
-        Ok(())
+        Ok(stats)
     }
 }

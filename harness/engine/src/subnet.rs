@@ -488,9 +488,21 @@ impl Subnet {
         arg: Vec<u8>,
         sender: Option<Principal>,
     ) -> Result<(), RejectResponse> {
+        self.upgrade_canister_with(canister, wasm, arg, sender, crate::management::UpgradeOptions::default())
+    }
+
+    /// [`Subnet::upgrade_canister`] with upgrade options, e.g. `wasm_memory_persistence: Some(Keep)` for Motoko
+    /// canisters with enhanced orthogonal persistence.
+    pub fn upgrade_canister_with(
+        &mut self,
+        canister: CanisterId,
+        wasm: &[u8],
+        arg: Vec<u8>,
+        sender: Option<Principal>,
+        options: crate::management::UpgradeOptions,
+    ) -> Result<(), RejectResponse> {
         let sender = sender.unwrap_or_else(Principal::anonymous);
-        let mode = crate::management::InstallMode::Upgrade { skip_pre_upgrade: false };
-        self.install_code(sender, canister, mode, wasm, arg)
+        self.install_code(sender, canister, crate::management::InstallMode::Upgrade(options), wasm, arg)
     }
 
     /// Adds cycles to a canister's balance; returns the new balance.

@@ -50,6 +50,61 @@ pub fn wasm(name: &str) -> Vec<u8> {
     })
 }
 
+/// Which Motoko compiler builds a Motoko canister.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Motoko {
+    /// `motoko@3.x`: classic orthogonal persistence, 32-bit memory, i32 ic0 pointers.
+    Wasm32,
+    /// `motoko@4.x`: enhanced orthogonal persistence, memory64, i64 ic0 pointers.
+    Wasm64,
+}
+
+/// The Wasm of Motoko canister `name` (a file stem in `canisters/motoko/src/`) built by the given compiler.
+///
+/// The first call in a process installs the compilers from the npm registry if `node_modules` is missing
+/// (`npm ci`) and runs `canisters/motoko/build.mjs`, which rebuilds only what changed.
+///
+/// # Panics
+///
+/// If node/npm are missing or the build fails (the message carries their output).
+pub fn motoko_wasm(name: &str, flavour: Motoko) -> Vec<u8> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = match BUILT.get_or_init(build_motoko) {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    };
+    let suffix = match flavour {
+        Motoko::Wasm32 => "wasm32",
+        Motoko::Wasm64 => "wasm64",
+    };
+    let path = dir.join(format!("{name}_{suffix}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("Motoko canister `{name}`: cannot read {}: {e}", path.display()))
+}
+
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    let output = command.output().map_err(|e| format!("cannot run {what} ({command:?}): {e}; is Node.js installed?"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{what} failed ({}): {command:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+fn build_motoko() -> Result<PathBuf, String> {
+    let dir = canisters_dir().join("motoko");
+    let installed = ["moc3", "moc4"].iter().all(|m| dir.join("node_modules").join(m).join("package.json").exists());
+    if !installed {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir), "installing the Motoko compilers (npm ci)")?;
+    }
+    let out = canisters_dir().join("target").join("motoko");
+    run(Command::new("node").arg(dir.join("build.mjs")).arg(&out), "building the Motoko canisters")?;
+    Ok(out)
+}
+
 fn built_dir() -> &'static Path {
     // OnceLock blocks concurrent first callers until the single build finishes; other test processes are
     // serialised by cargo's lock on the target directory.

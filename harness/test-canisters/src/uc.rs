@@ -477,6 +477,11 @@ impl Program {
         self.op(Op::RecurseNative)
     }
 
+    /// `TouchHeap`: pops a page count and an address; writes one byte in each of that many 4 KiB pages.
+    pub fn touch_heap(self) -> Self {
+        self.op(Op::TouchHeap)
+    }
+
     // ---- Conveniences (sequences of the instructions above) ----
 
     /// Pushes `program`'s bytes (an operand for `CallNew`, `SetTimer`, ...).

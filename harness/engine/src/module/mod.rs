@@ -272,6 +272,9 @@ pub struct ModuleInfo {
     pub imported_function_count: u32,
     /// Number of globals (all defined: global imports are rejected); the rewrite exports each.
     pub global_count: u32,
+    /// Active data segments: (offset in memory 0, bytes). An upgrade that keeps the heap (enhanced orthogonal
+    /// persistence) writes them into the kept memory, as the IC does.
+    pub active_data: Vec<(u64, Vec<u8>)>,
 }
 
 impl ModuleInfo {

@@ -103,6 +103,8 @@ struct Collected {
     exports: Vec<ExportEntry>,
     global_types: Vec<ValType>,
     data_offsets: Vec<DataOffset>,
+    /// Active data segments with constant offsets: (offset, bytes).
+    active_data: Vec<(u64, Vec<u8>)>,
     /// `icp:` custom sections (others are ignored, as the IC does): name and content.
     icp_sections: Vec<(String, Vec<u8>)>,
     start: Option<u32>,
@@ -215,6 +217,7 @@ pub fn validate(wasm: &[u8]) -> Result<ModuleInfo, InvalidModule> {
     info.function_count = c.defined_functions;
     info.imported_function_count = types.function_count().saturating_sub(c.defined_functions);
     info.global_count = types.global_count();
+    info.active_data = std::mem::take(&mut c.active_data);
     Ok(info)
 }
 
@@ -246,15 +249,22 @@ fn collect(c: &mut Collected, payload: &Payload<'_>) -> wasmparser::Result<()> {
         Payload::StartSection { func, .. } => c.start = Some(*func),
         Payload::DataSection(reader) => {
             for data in reader.clone() {
-                if let DataKind::Active { offset_expr, .. } = data?.kind {
+                let data = data?;
+                if let DataKind::Active { offset_expr, .. } = data.kind {
                     let mut ops = offset_expr.get_operators_reader();
                     let first = ops.read()?;
                     // A constant expression is its instructions followed by `end`: exactly one instruction means
                     // the second read is that `end`.
                     let single = matches!(ops.read()?, Operator::End);
                     c.data_offsets.push(match first {
-                        Operator::I32Const { .. } if single => DataOffset::I32Const,
-                        Operator::I64Const { .. } if single => DataOffset::I64Const,
+                        Operator::I32Const { value } if single => {
+                            c.active_data.push((u64::from(value as u32), data.data.to_vec()));
+                            DataOffset::I32Const
+                        }
+                        Operator::I64Const { value } if single => {
+                            c.active_data.push((value as u64, data.data.to_vec()));
+                            DataOffset::I64Const
+                        }
                         other => DataOffset::Other(format!("{other:?}")),
                     });
                 }

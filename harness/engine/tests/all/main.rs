@@ -5,11 +5,13 @@
 //! that real async Rust canisters behave as on the IC.
 
 mod calls;
+mod context_matrix;
 mod ic0_contexts;
 mod interleaving;
 mod lifecycle;
 mod limits;
 mod management;
+mod motoko;
 mod rollback;
 mod snapshots;
 mod time;
