@@ -71,6 +71,8 @@ pub(crate) struct Callback {
     pub cleanup: Option<(u64, u64)>,
     /// The bounded-wait deadline in ns, if the call was bounded-wait.
     pub deadline_nanos: Option<u64>,
+    /// Cycles prepaid at `call_perform` for executing this callback; the unused part is refunded after it runs.
+    pub execution_reserve: Cycles,
 }
 
 /// Mutable canister settings the engine honours.
@@ -82,6 +84,8 @@ pub(crate) struct Settings {
     pub wasm_memory_limit: u64,
     /// Environment variables.
     pub env_vars: BTreeMap<String, String>,
+    /// Freezing threshold in seconds.
+    pub freezing_threshold: u64,
 }
 
 /// One canister.
@@ -160,6 +164,18 @@ impl Canister {
         while total > crate::limits::MAX_LOG_BYTES && self.logs.len() > 1 {
             total -= self.logs.remove(0).content.len();
         }
+    }
+
+    /// Heap plus stable memory in bytes: what storage fees and the freezing limit are computed from.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.code.as_ref().map_or(0, |code| {
+            code.memory_size() + code.store.data().stable.size_pages() * crate::limits::WASM_PAGE
+        })
+    }
+
+    /// The balance the canister must keep (idle fees for its freezing threshold).
+    pub(crate) fn freezing_limit(&self, fees: &crate::fees::Fees) -> Cycles {
+        fees.freezing_limit(self.memory_bytes(), self.settings.freezing_threshold)
     }
 
     /// Opens a call context and returns its id.

@@ -1,5 +1,6 @@
 //! Engine configuration: limits and initial conditions.
 
+use crate::fees::Fees;
 use crate::types::{Cycles, Principal};
 
 /// Instruction limits per kind of execution, enforced with wasmtime fuel (one unit per Wasm instruction).
@@ -58,6 +59,8 @@ pub struct Config {
     pub subnet_id: Principal,
     /// The root key returned by `ic0.root_key_*`.
     pub root_key: Vec<u8>,
+    /// Cycle fees charged and reported by `ic0.cost_*` (default: a 13-node application subnet's).
+    pub fees: Fees,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             subnet_id: Principal::from_slice(&[0xd2; 29]),
             // The length of a real IC root key (DER-encoded BLS key); contents are not a real key.
             root_key: vec![0x30; 133],
+            fees: Fees::APPLICATION_SUBNET,
         }
     }
 }

@@ -26,6 +26,7 @@ mod canister;
 mod config;
 mod execution;
 pub mod explore;
+mod fees;
 mod ic0;
 mod limits;
 mod management;
@@ -38,6 +39,7 @@ mod tracked_memory;
 mod types;
 
 pub use config::{Config, InstructionLimits};
+pub use fees::{Fees, DEFAULT_FREEZING_THRESHOLD_SECONDS};
 pub use management::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 pub use module::InvalidModule;
 pub use snapshot::{RestoreStats, SubnetSnapshot};

@@ -186,8 +186,15 @@ impl Subnet {
                     return Err(canister_only(method));
                 }
                 let args: mgmt::CreateCanisterArgs = decode(arg)?;
-                // No fees: every attached cycle goes to the new canister.
-                let amount = std::mem::take(cycles);
+                // The creation fee comes out of the attached cycles; the rest funds the new canister.
+                let fee = self.config.fees.create_canister;
+                if *cycles < fee {
+                    return Err(reject(
+                        ErrorCode::InsufficientCyclesForCreateCanister,
+                        format!("Cannot create canister: {} cycles attached, the fee is {fee}", *cycles),
+                    ));
+                }
+                let amount = std::mem::take(cycles) - fee;
                 let id = self.create_from_settings(caller, args.settings, amount, None)?;
                 encode(&mgmt::CanisterIdRecord { canister_id: id })
             }
@@ -338,7 +345,7 @@ impl Subnet {
                 controllers: c.settings.controllers.clone(),
                 compute_allocation: zero(),
                 memory_allocation: zero(),
-                freezing_threshold: Nat::from(2_592_000u64),
+                freezing_threshold: Nat::from(c.settings.freezing_threshold),
                 reserved_cycles_limit: Nat::from(5_000_000_000_000u64),
                 log_visibility: mgmt::LogVisibility::Controllers,
                 log_memory_limit: Nat::from(crate::limits::MAX_LOG_BYTES as u64),
@@ -369,7 +376,7 @@ impl Subnet {
             },
             cycles: Nat::from(c.cycles),
             reserved_cycles: zero(),
-            idle_cycles_burned_per_day: zero(),
+            idle_cycles_burned_per_day: Nat::from(self.config.fees.idle_per_second(c.memory_bytes()) * 86_400),
             query_stats: mgmt::QueryStats {
                 num_calls_total: zero(),
                 num_instructions_total: zero(),
@@ -524,11 +531,12 @@ impl Subnet {
             }
         }
 
+        let fee = self.config.fees.execution(used, module.info.memory64);
         let c = self.canisters.get_mut(&canister).expect("checked");
         c.code = Some(new_code);
         c.version += 1;
         c.global_timer = global_timer;
-        c.cycles = balance;
+        c.cycles = balance.saturating_sub(fee);
         match (mode, certified_data) {
             (_, Some(data)) => c.certified_data = data,
             (InstallMode::Upgrade(_), None) => {}
@@ -587,6 +595,7 @@ impl Subnet {
             controllers,
             wasm_memory_limit: self.config.default_wasm_memory_limit,
             env_vars: Default::default(),
+            freezing_threshold: crate::fees::DEFAULT_FREEZING_THRESHOLD_SECONDS,
         };
         self.canisters.insert(id, crate::canister::Canister::new(settings, cycles));
     }
@@ -598,6 +607,9 @@ fn apply_settings(settings: &mut crate::canister::Settings, new: &mgmt::Canister
     }
     if let Some(limit) = &new.wasm_memory_limit {
         settings.wasm_memory_limit = nat_to_u64(limit);
+    }
+    if let Some(threshold) = &new.freezing_threshold {
+        settings.freezing_threshold = nat_to_u64(threshold);
     }
     if let Some(vars) = &new.environment_variables {
         settings.env_vars = vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect();

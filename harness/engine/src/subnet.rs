@@ -386,18 +386,20 @@ impl Subnet {
     /// pending for 5 minutes are rejected.
     pub fn advance_time(&mut self, nanos: u64) {
         self.time_nanos = self.time_nanos.saturating_add(nanos);
-        self.time_passed();
+        self.time_passed(nanos);
     }
 
     /// Sets the time; it can only move forward (the IC's time is monotonic), so an earlier time is ignored.
     pub fn set_time(&mut self, nanos: u64) {
         if nanos > self.time_nanos {
+            let elapsed = nanos - self.time_nanos;
             self.time_nanos = nanos;
-            self.time_passed();
+            self.time_passed(elapsed);
         }
     }
 
-    fn time_passed(&mut self) {
+    fn time_passed(&mut self, elapsed_nanos: u64) {
+        self.charge_idle_fees(elapsed_nanos);
         let now = self.time_nanos;
         // Bounded-wait messages past their deadline leave the queues without being delivered.
         let mut timed_out = Vec::new();
@@ -564,8 +566,9 @@ impl Subnet {
         Ok(self.canister(canister)?.callbacks.len())
     }
 
-    /// A hash of everything a canister's code can observe of its own state: heap, globals, stable memory,
-    /// certified data, timer, cycles, version. Equal hashes mean equal states.
+    /// A hash of a canister's state: module, heap, globals, stable memory, certified data, timer and version.
+    /// Equal hashes mean equal states. Cycles are left out (see [`Subnet::cycle_balance`]): executions are
+    /// charged even when they trap, so a rolled-back execution changes the balance but nothing else.
     pub fn state_hash(&mut self, canister: CanisterId) -> Result<[u8; 32], EngineError> {
         let c = self.canisters.get_mut(&canister).ok_or(EngineError::UnknownCanister(canister))?;
         let mut hasher = Sha256::new();
@@ -575,7 +578,6 @@ impl Subnet {
         }
         hasher.update(&c.certified_data);
         hasher.update(c.global_timer.to_le_bytes());
-        hasher.update(c.cycles.to_le_bytes());
         hasher.update(c.version.to_le_bytes());
         Ok(hasher.finalize().into())
     }
@@ -757,8 +759,8 @@ impl Subnet {
                 kind: MessageKind::Timer,
             });
         }
-        for (&id, c) in &self.canisters {
-            if c.status == CanisterStatus::Running && c.code.as_ref().is_some_and(|code| code.module.info.has_heartbeat) {
+        for &id in self.canisters.keys() {
+            if self.heartbeat_runnable(id) {
                 out.push(PendingMessage {
                     delivery: Delivery::Heartbeat(id),
                     seq: u64::MAX,
@@ -772,6 +774,43 @@ impl Subnet {
         out
     }
 
+    /// Whether the canister runs, exports a heartbeat, and can pay for it.
+    fn heartbeat_runnable(&self, id: CanisterId) -> bool {
+        self.canisters.get(&id).is_some_and(|c| {
+            c.status == CanisterStatus::Running && c.code.as_ref().is_some_and(|code| code.module.info.has_heartbeat)
+        }) && self.can_prepay(id)
+    }
+
+    /// Whether the canister can prepay a maximal update execution without dropping below its freezing limit
+    /// (otherwise it is frozen: calls to it are rejected and its timers and heartbeats do not run).
+    pub(crate) fn can_prepay(&self, id: CanisterId) -> bool {
+        let Some(c) = self.canisters.get(&id) else { return false };
+        let memory64 = c.code.as_ref().is_some_and(|code| code.module.info.memory64);
+        let prepay = self.config.fees.execution(self.config.instruction_limits.update, memory64);
+        c.cycles >= c.freezing_limit(&self.config.fees).saturating_add(prepay)
+    }
+
+    /// Storage fees for the time that passed; a canister that cannot pay them runs out of cycles and is
+    /// uninstalled, as on the IC.
+    fn charge_idle_fees(&mut self, elapsed_nanos: u64) {
+        let fees = self.config.fees;
+        let mut exhausted = Vec::new();
+        for (&id, c) in self.canisters.iter_mut() {
+            let due = fees.idle_per_second(c.memory_bytes()) * Cycles::from(elapsed_nanos) / 1_000_000_000;
+            if due > c.cycles {
+                c.cycles = 0;
+                if c.code.is_some() {
+                    exhausted.push(id);
+                }
+            } else {
+                c.cycles -= due;
+            }
+        }
+        for id in exhausted {
+            self.uninstall(id);
+        }
+    }
+
     /// Canisters whose global timer is due and can run.
     fn due_timers(&self) -> Vec<CanisterId> {
         self.canisters
@@ -782,6 +821,7 @@ impl Subnet {
                     && c.global_timer <= self.time_nanos
                     && c.code.as_ref().is_some_and(|code| code.module.info.has_global_timer)
             })
+            .filter(|(&id, _)| self.can_prepay(id))
             .map(|(&id, _)| id)
             .collect()
     }
@@ -892,10 +932,7 @@ impl Subnet {
                 self.run_system_task(id, "canister_global_timer");
             }
             Delivery::Heartbeat(id) => {
-                let runnable = self.canisters.get(&id).is_some_and(|c| {
-                    c.status == CanisterStatus::Running && c.code.as_ref().is_some_and(|code| code.module.info.has_heartbeat)
-                });
-                if !runnable {
+                if !self.heartbeat_runnable(id) {
                     return Err(EngineError::NotPending(delivery));
                 }
                 self.events.push(Event::Delivered {
@@ -937,7 +974,7 @@ impl Subnet {
     fn run_system_task(&mut self, id: CanisterId, export: &str) {
         let c = self.canisters.get_mut(&id).expect("checked by caller");
         let context = c.open_context(CallOrigin::System, export.to_owned(), 0, 0);
-        self.run_in_context(id, context, Entry::Export(export.to_owned()), ApiType::SystemTask, Input::default(), None);
+        self.run_in_context(id, context, Entry::Export(export.to_owned()), ApiType::SystemTask, Input::default(), None, None);
     }
 
     /// Answers a request on the system's behalf (the callee did not run).
@@ -993,9 +1030,7 @@ impl Subnet {
     pub fn tick(&mut self) {
         let ids: Vec<CanisterId> = self.canisters.keys().copied().collect();
         for id in ids {
-            if self.canisters.get(&id).is_some_and(|c| {
-                c.status == CanisterStatus::Running && c.code.as_ref().is_some_and(|code| code.module.info.has_heartbeat)
-            }) {
+            if self.heartbeat_runnable(id) {
                 let _ = self.deliver(Delivery::Heartbeat(id));
             }
             if self.due_timers().contains(&id) {
@@ -1073,6 +1108,12 @@ impl Subnet {
                 return Err(RejectResponse::new(ErrorCode::CanisterStopped, format!("Canister {canister} is stopped")))
             }
         }
+        if !self.can_prepay(canister) {
+            return Err(RejectResponse::new(
+                ErrorCode::CanisterOutOfCycles,
+                format!("Canister {canister} is out of cycles: its balance cannot pay for an execution without dropping below its freezing threshold"),
+            ));
+        }
         let info = &code.module.info;
         if info.update_methods.contains(method) {
             Ok(MethodKind::Update)
@@ -1102,10 +1143,12 @@ impl Subnet {
             Ok(MethodKind::CompositeQuery) => return self.complete_ingress(id, Err(composite_in_replicated(canister))),
         };
         let kind = if api == ApiType::Update { MethodKind::Update } else { MethodKind::Query };
+        let fee = self.config.fees.ingress(method.len() + arg.len());
         let c = self.canisters.get_mut(&canister).expect("checked by check_callee");
+        c.cycles = c.cycles.saturating_sub(fee);
         let context = c.open_context(CallOrigin::Ingress { id, sender }, method.clone(), 0, 0);
         let input = Input { arg, ..Input::default() };
-        self.run_in_context(canister, context, Entry::Export(export_name(kind, &method)), api, input, None);
+        self.run_in_context(canister, context, Entry::Export(export_name(kind, &method)), api, input, None, None);
     }
 
     fn deliver_request(&mut self, request: Request) {
@@ -1149,7 +1192,7 @@ impl Subnet {
         let context = c.open_context(origin, request.method.clone(), request.cycles, deadline);
         let input = Input { arg: request.arg, ..Input::default() };
         let entry = Entry::Export(export_name(kind, &request.method));
-        self.run_in_context(request.receiver, context, entry, api, input, None);
+        self.run_in_context(request.receiver, context, entry, api, input, None, None);
     }
 
     fn deliver_response(&mut self, response: Response) {
@@ -1162,12 +1205,22 @@ impl Subnet {
             self.events.push(Event::ResponseDropped { canister: response.originator, callback: response.callback });
             return;
         };
+        // The part of the response reservation this response did not use returns too.
+        let size = match &response.payload {
+            Payload::Reply(bytes) => bytes.len(),
+            Payload::Reject(reject) => reject.reject_message.len(),
+        };
+        let fees = self.config.fees;
+        let unused = fees.response_reservation().saturating_sub(size as Cycles * fees.call_per_byte);
+        c.cycles = c.cycles.saturating_add(unused);
         // Whichever of the response and the deadline's SYS_UNKNOWN comes first wins; the other is dropped.
         self.expired.remove(&(response.originator, response.callback));
         if let Some(context) = c.contexts.get_mut(&callback.context) {
             context.outstanding = context.outstanding.saturating_sub(1);
         }
         if c.code.is_none() || !c.contexts.contains_key(&callback.context) {
+            // No callback will run: its prepaid execution returns whole.
+            c.cycles = c.cycles.saturating_add(callback.execution_reserve);
             return;
         }
         let (fun, api, input) = match response.payload {
@@ -1188,7 +1241,8 @@ impl Subnet {
             ),
         };
         let entry = Entry::Callback { fun: fun.0, env: fun.1 };
-        self.run_in_context(response.originator, callback.context, entry, api, input, callback.cleanup);
+        let prepaid = Some(callback.execution_reserve);
+        self.run_in_context(response.originator, callback.context, entry, api, input, callback.cleanup, prepaid);
     }
 
     /// Builds the execution state for canister `id`.
@@ -1249,6 +1303,10 @@ impl Subnet {
             }
             _ => limits::STABLE_DIRTY_PAGES_UPDATE,
         };
+        exec.fees = self.config.fees;
+        exec.freezing_limit = c.freezing_limit(&self.config.fees);
+        exec.memory64 = c.code.as_ref().is_some_and(|code| code.module.info.memory64);
+        exec.callback_instruction_limit = limits.update;
         for (&(from, to), queue) in self.streams.range((id, Principal::from_slice(&[]))..) {
             if from != id {
                 break;
@@ -1269,6 +1327,7 @@ impl Subnet {
         api: ApiType,
         input: Input,
         cleanup: Option<(u64, u64)>,
+        prepaid: Option<Cycles>,
     ) {
         let ctx = self.canisters[&id].contexts[&context].clone();
         let exec =
@@ -1283,25 +1342,37 @@ impl Subnet {
         if let Some(ctx) = self.canisters.get_mut(&id).and_then(|c| c.contexts.get_mut(&context)) {
             ctx.instructions += executed.instructions;
         }
+        let memory64 = executed.exec.memory64;
+        let mut instructions = executed.instructions;
         let response = match &trap {
             None => self.commit(id, context, executed.exec),
             Some(_) => {
                 if let Some((fun, env)) = cleanup {
-                    self.run_cleanup(id, context, fun, env);
+                    instructions += self.run_cleanup(id, context, fun, env);
                 }
                 None
             }
         };
+        // Executions are paid even when they trap: callbacks from what call_perform prepaid (the rest is
+        // refunded), everything else from the balance.
+        let fee = self.config.fees.execution(instructions, memory64);
+        if let Some(c) = self.canisters.get_mut(&id) {
+            c.cycles = match prepaid {
+                Some(reserve) => c.cycles.saturating_add(reserve.saturating_sub(fee)),
+                None => c.cycles.saturating_sub(fee),
+            };
+        }
         self.finish_context(id, context, response, trap);
     }
 
     /// The cleanup callback: runs from the state before the trapped callback; its heap, stable-memory and
     /// timer changes commit unless it traps too.
-    fn run_cleanup(&mut self, id: CanisterId, context: u64, fun: u64, env: u64) {
+    /// Returns the instructions it used.
+    fn run_cleanup(&mut self, id: CanisterId, context: u64, fun: u64, env: u64) -> u64 {
         let ctx = self.canisters[&id].contexts[&context].clone();
         let exec = self.exec_state(id, ApiType::Cleanup, ctx.origin.caller(), Input::default(), 0, true, 0, ctx.instructions);
         let Some(code) = self.canisters.get_mut(&id).and_then(|c| c.code.as_mut()) else {
-            return;
+            return 0;
         };
         let entry = Entry::Callback { fun, env };
         let executed = execution::run(&self.runtime, code, &entry, exec, Persist::Keep);
@@ -1312,6 +1383,7 @@ impl Subnet {
             c.global_timer = executed.exec.global_timer;
             c.cycles = executed.exec.balance;
         }
+        executed.instructions
     }
 
     fn record_execution(
@@ -1368,6 +1440,7 @@ impl Subnet {
                     reject: call.reject,
                     cleanup: call.cleanup,
                     deadline_nanos,
+                    execution_reserve: call.execution_reserve,
                 },
             );
             requests.push(Request {

@@ -77,6 +77,8 @@ error_codes! {
     CanisterNotFound = 301,
     /// `canister_inspect_message` did not accept, or the canister called `msg_reject`.
     CanisterRejectedMessage = 406,
+    /// `create_canister` without enough cycles attached for the creation fee.
+    InsufficientCyclesForCreateCanister = 403,
     /// The management canister has no such method.
     UnknownManagementMessage = 407,
     /// The management canister could not decode the argument.

@@ -31,6 +31,8 @@ pub(crate) struct OutgoingCall {
     pub cleanup: Option<(u64, u64)>,
     /// Bounded-wait timeout in seconds (already capped at 300), if the call is bounded-wait.
     pub timeout_seconds: Option<u32>,
+    /// Prepaid at `call_perform` for executing the callback.
+    pub execution_reserve: Cycles,
 }
 
 fn call_in_prep<'a>(exec: &'a mut super::ExecState, name: &str) -> wasmtime::Result<&'a mut OutgoingCall> {
@@ -72,6 +74,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
                 reject: (reject_fun.get(), reject_env.get()),
                 cleanup: None,
                 timeout_seconds: None,
+                execution_reserve: 0,
             });
             Ok(())
         },
@@ -116,14 +119,19 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     })?;
     linker.func_wrap("ic0", "call_perform", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u32> {
         let e = exec_in(&mut c, allowed::CALL, "call_perform")?;
-        let call = e.call_in_prep.take().ok_or_else(|| violation("ic0_call_perform: no call is under construction"))?;
-        // A full output queue makes call_perform fail synchronously with 2; no callback will ever run.
+        let mut call =
+            e.call_in_prep.take().ok_or_else(|| violation("ic0_call_perform: no call is under construction"))?;
+        // A full output queue, or a liquid balance that cannot pay the call's fees and reservations, makes
+        // call_perform fail synchronously with 2; the attached cycles return and no callback will ever run.
         let queued = e.queued_towards.get(&call.callee).copied().unwrap_or(0)
             + e.calls.iter().filter(|other| other.callee == call.callee).count();
-        if queued >= QUEUE_CAPACITY {
+        let cost = e.fees.call_cost(call.method.len() + call.arg.len(), e.callback_instruction_limit, e.memory64);
+        if queued >= QUEUE_CAPACITY || e.liquid_balance() < cost {
             e.balance += call.cycles;
             return Ok(2);
         }
+        e.balance -= cost;
+        call.execution_reserve = e.fees.execution(e.callback_instruction_limit, e.memory64);
         e.calls.push(call);
         Ok(0)
     })?;
@@ -136,10 +144,10 @@ pub(super) fn add_cycles(c: &mut Caller<'_, HostState>, amount: Cycles, name: &s
     if e.call_in_prep.is_none() {
         return Err(violation(format!("ic0_{name}: no call is under construction")));
     }
-    if amount > e.balance {
+    if amount > e.liquid_balance() {
         return Err(violation(format!(
             "ic0_{name}: canister cannot attach {amount} cycles: the liquid balance is only {}",
-            e.balance
+            e.liquid_balance()
         )));
     }
     e.balance -= amount;

@@ -1,7 +1,8 @@
 //! Cycles: balances, accepting, refunds, burning, attaching (legacy 64-bit forms on wasm32) and `cost_*`.
 //!
-//! The engine charges no fees yet, so every `cost_*` reports 0 and the liquid balance equals the balance. The two
-//! must agree because ic-cdk refuses to call unless `liquid ≥ cost_call + attached` (ic-semantics §9).
+//! `cost_call` reports exactly what `call_perform` takes, and the liquid balance is the balance minus the freezing
+//! limit: ic-cdk refuses to call unless `liquid ≥ cost_call + attached` (ic-semantics §9), so the two must agree.
+//! The engine has no HTTP outcalls or threshold keys; their `cost_*` report 0.
 
 use wasmtime::{Caller, Linker};
 
@@ -33,26 +34,32 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
         let taken = accept(&mut c, cycles_from_parts(high, low), "msg_cycles_accept128")?;
         write_cycles(&mut c, dst.get(), taken, "msg_cycles_accept128")
     })?;
-    for name in ["canister_cycle_balance128", "canister_liquid_cycle_balance128"] {
-        linker.func_wrap("ic0", name, move |mut c: Caller<'_, HostState>, dst: P| {
-            let balance = exec_in(&mut c, allowed::STAR, name)?.balance;
-            write_cycles(&mut c, dst.get(), balance, name)
-        })?;
-    }
+    linker.func_wrap("ic0", "canister_cycle_balance128", |mut c: Caller<'_, HostState>, dst: P| {
+        let balance = exec_in(&mut c, allowed::STAR, "canister_cycle_balance128")?.balance;
+        write_cycles(&mut c, dst.get(), balance, "canister_cycle_balance128")
+    })?;
+    linker.func_wrap("ic0", "canister_liquid_cycle_balance128", |mut c: Caller<'_, HostState>, dst: P| {
+        let liquid = exec_in(&mut c, allowed::STAR, "canister_liquid_cycle_balance128")?.liquid_balance();
+        write_cycles(&mut c, dst.get(), liquid, "canister_liquid_cycle_balance128")
+    })?;
     linker.func_wrap("ic0", "cycles_burn128", |mut c: Caller<'_, HostState>, high: u64, low: u64, dst: P| {
         let e = exec_in(&mut c, allowed::BURN, "cycles_burn128")?;
-        let burned = cycles_from_parts(high, low).min(e.balance);
+        let burned = cycles_from_parts(high, low).min(e.liquid_balance());
         e.balance -= burned;
         e.cycles_burned += burned;
         write_cycles(&mut c, dst.get(), burned, "cycles_burn128")
     })?;
 
     // Fees: see the module comment.
-    linker.func_wrap("ic0", "cost_call", |mut c: Caller<'_, HostState>, _name_len: u64, _payload_len: u64, dst: P| {
-        write_cycles(&mut c, dst.get(), 0, "cost_call")
+    linker.func_wrap("ic0", "cost_call", |mut c: Caller<'_, HostState>, name_len: u64, payload_len: u64, dst: P| {
+        let e = exec_in(&mut c, allowed::ALL, "cost_call")?;
+        let bytes = name_len.saturating_add(payload_len).min(usize::MAX as u64) as usize;
+        let cost = e.fees.call_cost(bytes, e.callback_instruction_limit, e.memory64);
+        write_cycles(&mut c, dst.get(), cost, "cost_call")
     })?;
     linker.func_wrap("ic0", "cost_create_canister", |mut c: Caller<'_, HostState>, dst: P| {
-        write_cycles(&mut c, dst.get(), 0, "cost_create_canister")
+        let cost = exec_in(&mut c, allowed::ALL, "cost_create_canister")?.fees.create_canister;
+        write_cycles(&mut c, dst.get(), cost, "cost_create_canister")
     })?;
     linker.func_wrap("ic0", "cost_http_request", |mut c: Caller<'_, HostState>, _req: u64, _max_res: u64, dst: P| {
         write_cycles(&mut c, dst.get(), 0, "cost_http_request")

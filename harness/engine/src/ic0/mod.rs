@@ -292,6 +292,21 @@ pub(crate) struct ExecState {
     pub wasm_memory_limit: Option<u64>,
     /// Stable-memory pages this execution may dirty.
     pub stable_dirty_page_limit: u64,
+    /// The fee model (what `cost_*` report and `call_perform` takes).
+    pub fees: crate::fees::Fees,
+    /// The balance the canister must keep: liquid balance = balance − freezing limit.
+    pub freezing_limit: Cycles,
+    /// Whether the module is wasm64 (instruction fees double).
+    pub memory64: bool,
+    /// Instruction limit of callbacks, whose execution `call_perform` prepays.
+    pub callback_instruction_limit: u64,
+}
+
+impl ExecState {
+    /// Cycles the canister may spend now without dropping below its freezing limit.
+    pub(crate) fn liquid_balance(&self) -> Cycles {
+        self.balance.saturating_sub(self.freezing_limit)
+    }
 }
 
 impl ExecState {
@@ -332,6 +347,10 @@ impl ExecState {
             context_instructions: 0,
             wasm_memory_limit: None,
             stable_dirty_page_limit: 0,
+            fees: crate::fees::Fees::ZERO,
+            freezing_limit: 0,
+            memory64: false,
+            callback_instruction_limit: 0,
         }
     }
 }

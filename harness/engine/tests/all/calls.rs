@@ -132,7 +132,7 @@ fn msg_caller_in_callbacks_is_the_original_caller() {
 
 #[test]
 fn cycles_attached_accepted_and_refunded() {
-    let mut s = subnet();
+    let mut s = subnet_without_fees();
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     let (a0, b0) = (s.cycle_balance(a).unwrap(), s.cycle_balance(b).unwrap());
     // B accepts 300 of the 1000 attached; A's reply callback reports the refund.
@@ -153,7 +153,7 @@ fn cycles_attached_accepted_and_refunded() {
 
 #[test]
 fn attaching_more_than_the_balance_traps() {
-    let mut s = subnet();
+    let mut s = subnet_without_fees();
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     let balance = s.cycle_balance(a).unwrap();
     let program = Program::new()

@@ -92,7 +92,8 @@ fn request_over_ten_mib_traps_in_call_data_append() {
 
 #[test]
 fn stable_memory_grow_past_the_limit_returns_minus_one() {
-    let mut s = subnet();
+    // Without fees: 500 GiB of stable memory would otherwise (faithfully) freeze a 100 T-cycle canister.
+    let mut s = subnet_without_fees();
     let a = install_uc(&mut s);
     let result = int(&update(&mut s, a, Program::new().push_int(u64::MAX / 2).stable_grow().reply_data_append().reply()).unwrap());
     assert_eq!(result, u64::MAX, "-1");

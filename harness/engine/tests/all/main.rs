@@ -6,6 +6,7 @@
 
 mod calls;
 mod context_matrix;
+mod cycles;
 mod ic0_contexts;
 mod interleaving;
 mod lifecycle;
@@ -25,6 +26,16 @@ pub const TEST_INSTRUCTION_LIMIT: u64 = 200_000_000;
 /// A subnet with test limits.
 pub fn subnet() -> Subnet {
     let config = Config { instruction_limits: InstructionLimits::uniform(TEST_INSTRUCTION_LIMIT), ..Config::default() };
+    Subnet::new(config).expect("wasmtime starts")
+}
+
+/// A subnet that charges no fees, for tests of exact cycle arithmetic.
+pub fn subnet_without_fees() -> Subnet {
+    let config = Config {
+        instruction_limits: InstructionLimits::uniform(TEST_INSTRUCTION_LIMIT),
+        fees: icfuzz_engine::Fees::ZERO,
+        ..Config::default()
+    };
     Subnet::new(config).expect("wasmtime starts")
 }
 

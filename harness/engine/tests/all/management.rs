@@ -24,9 +24,14 @@ fn a_canister_creates_and_installs_another() {
     let mut s = subnet();
     let a = install_uc(&mut s);
     let create = Encode!(&mgmt::CreateCanisterArgs::default()).unwrap();
-    let reply = update(&mut s, a, mgmt_call("create_canister", create, 1_000_000)).unwrap();
+    let fee = s.config().fees.create_canister as u64;
+    let too_little = update(&mut s, a, mgmt_call("create_canister", create.clone(), fee - 1)).unwrap();
+    let (code, message) = relayed_reject(&too_little);
+    assert_eq!(code, RejectCode::CanisterReject as u64, "{message}");
+    let funding = 100_000_000_000u64;
+    let reply = update(&mut s, a, mgmt_call("create_canister", create, fee + funding)).unwrap();
     let child = Decode!(&reply, mgmt::CanisterIdRecord).unwrap().canister_id;
-    assert_eq!(s.cycle_balance(child).unwrap(), 1_000_000, "the attached cycles fund the new canister");
+    assert_eq!(s.cycle_balance(child).unwrap(), u128::from(funding), "the attached cycles minus the fee fund the new canister");
 
     let install = Encode!(&mgmt::InstallCodeArgs {
         mode: mgmt::CanisterInstallMode::Install,

@@ -11,7 +11,7 @@ fn snapshot_run_restore_gives_the_snapshotted_state() {
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     update(&mut s, a, Program::new().push_bytes(b"base").set_global().push_int(1).stable_grow().drop().reply()).unwrap();
     let pending_call = s.submit_call(a, user(), "update", call_and_relay(b, Program::new().inc_counter().drop().reply()).build()).unwrap();
-    let before = (s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), s.pending(), s.time_nanos());
+    let before = (s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), s.pending(), s.time_nanos(), s.cycle_balance(a).unwrap());
     let snapshot = s.snapshot();
 
     for round in 0..3 {
@@ -26,7 +26,7 @@ fn snapshot_run_restore_gives_the_snapshotted_state() {
         }
         s.restore(&snapshot).unwrap();
         assert!(!s.canister_exists(c), "canisters created after the snapshot are gone");
-        let after = (s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), s.pending(), s.time_nanos());
+        let after = (s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), s.pending(), s.time_nanos(), s.cycle_balance(a).unwrap());
         assert_eq!(after, before, "round {round}");
         assert_eq!(global(&mut s, a), b"base");
     }

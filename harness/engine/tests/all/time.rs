@@ -95,7 +95,7 @@ fn deadline_passing_gives_sys_unknown_and_drops_the_late_response() {
 
 #[test]
 fn a_shed_response_surfaces_as_sys_unknown_at_the_deadline() {
-    let mut s = subnet();
+    let mut s = subnet_without_fees();
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     let balance = s.cycle_balance(a).unwrap();
     // 1000 cycles attached, the callee accepts 500: SYS_UNKNOWN refunds nothing, not even the other 500.
