@@ -1,5 +1,6 @@
 //! Time, the global timer, and bounded-wait calls with their deadlines and SYS_UNKNOWN.
 
+use candid::Encode;
 use icfuzz_engine::{Delivery, Fault, MessageKind, RejectCode};
 use icfuzz_test_canisters::uc::Program;
 
@@ -137,4 +138,23 @@ fn queue_full_fault_rejects_with_sys_transient_before_the_callee_runs() {
     // Faults are offered only where the IC could produce them.
     assert!(s.faults().is_empty());
     assert!(s.inject_fault(Fault::RejectTransient { from: a, to: b }).is_err());
+}
+
+#[test]
+fn heartbeats_are_offered_as_system_tasks_but_never_block_quiescence() {
+    let mut s = subnet();
+    let h = install(&mut s, "heartbeat", vec![]);
+    let beats = |s: &mut icfuzz_engine::Subnet| int(&s.query_call(h, user(), "beats", vec![]).unwrap());
+    assert!(s.pending().iter().any(|p| p.delivery == Delivery::Heartbeat(h)), "a heartbeat is always possible");
+    assert!(!s.has_pending(), "but it is not pending work");
+    assert_eq!(s.run_until_quiet(10).unwrap(), 0);
+    assert_eq!(beats(&mut s), 0);
+    s.deliver(Delivery::Heartbeat(h)).unwrap();
+    s.tick();
+    assert_eq!(beats(&mut s), 2);
+    // A stopped canister gets no heartbeats.
+    let stop = Encode!(&ic_management_canister_types::CanisterIdRecord { canister_id: h }).unwrap();
+    s.update_call(icfuzz_engine::Principal::management_canister(), icfuzz_engine::Principal::anonymous(), "stop_canister", stop).unwrap();
+    assert!(!s.pending().iter().any(|p| p.delivery == Delivery::Heartbeat(h)));
+    assert!(s.deliver(Delivery::Heartbeat(h)).is_err());
 }
