@@ -61,6 +61,9 @@ pub struct Config {
     pub root_key: Vec<u8>,
     /// Cycle fees charged and reported by `ic0.cost_*` (default: a 13-node application subnet's).
     pub fees: Fees,
+    /// Instrument every installed module for coverage (block counters and comparison logging; see
+    /// [`crate::Subnet::coverage`]). Adds a bounded number of instructions per block (docs/engine.md).
+    pub coverage: bool,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             // The length of a real IC root key (DER-encoded BLS key); contents are not a real key.
             root_key: vec![0x30; 133],
             fees: Fees::APPLICATION_SUBNET,
+            coverage: false,
         }
     }
 }

@@ -10,6 +10,10 @@ use crate::ic0::{ExecState, HostError};
 use crate::runtime::{Code, Runtime};
 use crate::types::{ErrorCode, Principal};
 
+/// With coverage instrumentation, fuel given is this multiple of the limit (instrumentation costs at most a
+/// few times the instructions of the blocks it counts; see module/coverage.rs).
+const COVERAGE_FUEL_MARGIN: u64 = 8;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub(crate) enum Entry {
@@ -69,10 +73,15 @@ pub(crate) enum Persist {
 pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecState, persist: Persist) -> Executed {
     let canister = exec.canister_id;
     let limit = exec.instruction_limit;
+    // Instrumented code burns extra fuel that is not the canister's; give room for it and enforce the limit on
+    // the canister's own count below.
+    let fuel = if code.instrumented() { limit.saturating_mul(COVERAGE_FUEL_MARGIN) } else { limit };
+    let mut exec = exec;
+    exec.fuel_given = fuel;
     let checkpoint = runtime.checkpoint(code);
     code.store.data_mut().stable.begin();
     let memory64 = code.module.info.memory64;
-    let outcome = match code.store.set_fuel(limit) {
+    let mut outcome = match code.store.set_fuel(fuel) {
         Ok(()) => {
             code.store.data_mut().exec = Some(exec);
             call(code, entry, memory64)
@@ -82,7 +91,13 @@ pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecS
             Err(e)
         }
     };
-    let instructions = limit.saturating_sub(code.store.get_fuel().unwrap_or(0));
+    let raw = fuel.saturating_sub(code.store.get_fuel().unwrap_or(0));
+    let instructions = raw.saturating_sub(code.coverage_overhead());
+    code.harvest_coverage();
+    if instructions > limit || (code.instrumented() && outcome.as_ref().is_err_and(|e| matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)))) {
+        outcome = Err(wasmtime::Error::new(Trap::OutOfFuel));
+    }
+    let instructions = instructions.min(limit);
     let exec = code.store.data_mut().exec.take().unwrap_or_else(|| unreachable_exec(canister));
     let result = outcome.map_err(|error| classify(&error, canister, limit));
     let keep = result.is_ok() && persist == Persist::Keep;

@@ -24,6 +24,7 @@
 
 mod canister;
 mod config;
+pub mod coverage;
 mod execution;
 pub mod explore;
 mod fees;
@@ -39,6 +40,7 @@ mod tracked_memory;
 mod types;
 
 pub use config::{Config, InstructionLimits};
+pub use coverage::{set_compare_hook, CoverageCounters, FunctionCoverage, ModuleCoverage};
 pub use fees::{Fees, DEFAULT_FREEZING_THRESHOLD_SECONDS};
 pub use management::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 pub use module::InvalidModule;

@@ -21,6 +21,8 @@ pub(crate) struct LoadedModule {
     pub info: ModuleInfo,
     /// SHA-256 of the module as installed (after gunzip), reported as `module_hash`.
     pub hash: [u8; 32],
+    /// Block counters, when the module is instrumented for coverage.
+    pub coverage: Option<Arc<crate::coverage::CoverageCounters>>,
 }
 
 /// The wasmtime engine and linkers, plus a cache of compiled modules keyed by hash.
@@ -29,6 +31,7 @@ pub(crate) struct Runtime {
     linker32: Linker<HostState>,
     linker64: Linker<HostState>,
     modules: BTreeMap<[u8; 32], Arc<LoadedModule>>,
+    coverage: bool,
 }
 
 /// Why a module could not be loaded.
@@ -71,7 +74,7 @@ impl Runtime {
         ic0::add_to_linker::<u32>(&mut linker32, false)?;
         let mut linker64 = Linker::new(&engine);
         ic0::add_to_linker::<u64>(&mut linker64, true)?;
-        Ok(Runtime { engine, linker32, linker64, modules: BTreeMap::new() })
+        Ok(Runtime { engine, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage })
     }
 
     /// Decodes (gunzip), validates, rewrites and compiles `bytes`, once per distinct module.
@@ -82,9 +85,18 @@ impl Runtime {
             return Ok(loaded.clone());
         }
         let info = module::validate(&wasm)?;
-        let rewritten = module::rewrite(&wasm, &info)?;
+        let mut rewritten = module::rewrite(&wasm, &info)?;
+        let mut coverage = None;
+        if self.coverage {
+            let instrumented = module::coverage::instrument(&rewritten)?;
+            rewritten = instrumented.wasm;
+            coverage = Some(Arc::new(crate::coverage::CoverageCounters::new(
+                instrumented.block_functions,
+                instrumented.function_names,
+            )));
+        }
         let module = Module::new(&self.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let loaded = Arc::new(LoadedModule { module, info, hash });
+        let loaded = Arc::new(LoadedModule { module, info, hash, coverage });
         self.modules.insert(hash, loaded.clone());
         Ok(loaded)
     }
@@ -101,6 +113,9 @@ impl Runtime {
         let memory = instance.get_memory(&mut store, module::MEMORY_EXPORT);
         store.data_mut().memory = memory;
         let table = instance.get_table(&mut store, module::TABLE_EXPORT);
+        let coverage_memory = instance.get_memory(&mut store, module::coverage::COVERAGE_EXPORT);
+        let blocks = module.coverage.as_ref().map_or(0, |c| c.blocks());
+        store.data_mut().coverage = coverage_memory.map(|m| (m, blocks));
         let mut globals = Vec::new();
         for export in module.module.exports() {
             if export.name().starts_with(module::GLOBAL_EXPORT_PREFIX) {
@@ -113,7 +128,8 @@ impl Runtime {
         }
         static NEXT_CODE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_CODE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut code = Code { id, module, store, instance, memory, table, globals, shadow: None, since_snapshot: None };
+        let mut code =
+            Code { id, module, store, instance, memory, table, globals, shadow: None, since_snapshot: None, coverage_memory };
         if tracked_memory::available() {
             let snapshot = code.snapshot();
             // Re-arm tracking: data segments were just written and are part of the committed state.
@@ -344,6 +360,8 @@ pub(crate) struct Code {
     shadow: Option<HeapSnapshot>,
     /// Unique per instantiation: a snapshot can patch this very instance only if the id matches.
     pub id: u64,
+    /// The instrumentation's counters memory, when coverage is on.
+    coverage_memory: Option<Memory>,
     /// Host pages committed since subnet snapshot `.0` (with tracking).
     since_snapshot: Option<(u64, BTreeSet<usize>)>,
 }
@@ -404,6 +422,44 @@ impl Code {
         let len = memory.data_size(&self.store);
         // SAFETY: the range is this instance's linear memory, created by TrackedMemoryCreator.
         unsafe { tracked_memory::dirty_pages(ptr, len) }
+    }
+
+    /// Fuel the coverage instrumentation used in the current execution (0 without coverage).
+    pub(crate) fn coverage_overhead(&self) -> u64 {
+        match (self.coverage_memory, &self.module.coverage) {
+            (Some(memory), Some(counters)) => module::coverage::overhead(memory.data(&self.store), counters.blocks()),
+            _ => 0,
+        }
+    }
+
+    /// Whether the module is instrumented for coverage.
+    pub(crate) fn instrumented(&self) -> bool {
+        self.coverage_memory.is_some()
+    }
+
+    /// Moves the instance's coverage counters into its module's counters and hands logged comparisons to the
+    /// compare hook. Called after every execution, before any rollback (a trapped execution's coverage counts).
+    pub(crate) fn harvest_coverage(&mut self) {
+        use module::coverage::{CMP_COUNT_OFFSET, CMP_ENTRIES_OFFSET, CMP_ENTRY_BYTES, CMP_RING, COUNTERS_OFFSET};
+        let (Some(memory), Some(counters)) = (self.coverage_memory, self.module.coverage.clone()) else { return };
+        let data = memory.data_mut(&mut self.store);
+        let start = COUNTERS_OFFSET as usize;
+        let end = (start + 4 * counters.blocks()).min(data.len());
+        counters.merge(&data[start..end]);
+        data[start..end].fill(0);
+        let at = CMP_COUNT_OFFSET as usize;
+        let logged = u32::from_le_bytes(data[at..at + 4].try_into().unwrap_or_default()) as u64;
+        if logged > 0 {
+            if let Some(hook) = crate::coverage::compare_hook() {
+                for i in 0..logged.min(CMP_RING) {
+                    let e = (CMP_ENTRIES_OFFSET + i * CMP_ENTRY_BYTES) as usize;
+                    let value = u64::from_le_bytes(data[e..e + 8].try_into().unwrap_or_default());
+                    let constant = u64::from_le_bytes(data[e + 8..e + 16].try_into().unwrap_or_default());
+                    hook(value, constant, data[e + 16]);
+                }
+            }
+            data[at..at + 4].fill(0);
+        }
     }
 
     /// Heap size in bytes.

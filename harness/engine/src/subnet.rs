@@ -556,6 +556,21 @@ impl Subnet {
         Ok(self.canister(canister)?.version)
     }
 
+    /// Coverage of every module installed so far (with [`Config::coverage`] on; empty otherwise), in hash order.
+    pub fn coverage(&self) -> Vec<crate::coverage::ModuleCoverage> {
+        let mut by_module: BTreeMap<[u8; 32], crate::coverage::ModuleCoverage> = BTreeMap::new();
+        for (&id, c) in &self.canisters {
+            let Some(code) = c.code.as_ref() else { continue };
+            let Some(counters) = code.module.coverage.clone() else { continue };
+            by_module
+                .entry(code.module.hash)
+                .or_insert_with(|| crate::coverage::ModuleCoverage { module_hash: code.module.hash, canisters: Vec::new(), counters })
+                .canisters
+                .push(id);
+        }
+        by_module.into_values().collect()
+    }
+
     /// Call contexts still open on the canister (each one blocks stopping it).
     pub fn open_call_contexts(&self, canister: CanisterId) -> Result<usize, EngineError> {
         Ok(self.canister(canister)?.contexts.len())

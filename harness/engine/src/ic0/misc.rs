@@ -117,11 +117,16 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         Ok(std::mem::replace(&mut e.global_timer, timestamp))
     })?;
     linker.func_wrap("ic0", "performance_counter", |mut c: Caller<'_, HostState>, kind: u32| -> wasmtime::Result<u64> {
-        let (limit, before) = {
+        let (given, before) = {
             let e = exec_in(&mut c, allowed::ALL, "performance_counter")?;
-            (e.instruction_limit, e.context_instructions)
+            (e.fuel_given, e.context_instructions)
         };
-        let used = limit.saturating_sub(c.get_fuel().unwrap_or(0));
+        // Coverage instrumentation's own instructions are not the canister's: subtract them exactly.
+        let overhead = match c.data().coverage {
+            Some((memory, blocks)) => crate::module::coverage::overhead(memory.data(&c), blocks),
+            None => 0,
+        };
+        let used = given.saturating_sub(c.get_fuel().unwrap_or(0)).saturating_sub(overhead);
         match kind {
             0 => Ok(used),
             1 => Ok(before + used),

@@ -284,8 +284,11 @@ pub(crate) struct ExecState {
     pub root_key: Vec<u8>,
     /// Environment variables, in name order (their index order for `env_var_name_*`).
     pub env_vars: BTreeMap<String, String>,
-    /// Fuel given to this execution; instructions used = limit − remaining fuel.
+    /// The execution's instruction limit.
     pub instruction_limit: u64,
+    /// Fuel given to the execution: the limit, or more when coverage instrumentation's own (subtracted) cost
+    /// needs room. Instructions used = fuel given − fuel left − instrumentation overhead.
+    pub fuel_given: u64,
     /// Instructions the call context used in earlier executions (`performance_counter(1)`).
     pub context_instructions: u64,
     /// `wasm_memory_limit` in bytes when this context enforces it (update, init, start).
@@ -344,6 +347,7 @@ impl ExecState {
             root_key: Vec::new(),
             env_vars: BTreeMap::new(),
             instruction_limit: 0,
+            fuel_given: 0,
             context_instructions: 0,
             wasm_memory_limit: None,
             stable_dirty_page_limit: 0,
@@ -365,6 +369,8 @@ pub(crate) struct HostState {
     pub exec: Option<ExecState>,
     /// The hard maximum of the memory in bytes (4 GiB wasm32, 6 GiB wasm64): growth beyond returns −1.
     pub hard_memory_max: u64,
+    /// The coverage instrumentation's memory and block count, when instrumented.
+    pub coverage: Option<(Memory, usize)>,
 }
 
 impl HostState {
@@ -373,6 +379,7 @@ impl HostState {
             memory: None,
             stable,
             exec: None,
+            coverage: None,
             hard_memory_max: if memory64 { crate::limits::WASM64_MAX_MEMORY } else { crate::limits::WASM32_MAX_MEMORY },
         }
     }

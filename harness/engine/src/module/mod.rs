@@ -9,6 +9,7 @@
 //! Everything here runs on untrusted bytes (fuzzers feed it garbage): no panics, no unchecked indexing, bounded
 //! allocation.
 
+pub(crate) mod coverage;
 mod imports;
 mod rewrite;
 mod validate;

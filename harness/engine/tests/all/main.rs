@@ -6,6 +6,7 @@
 
 mod calls;
 mod context_matrix;
+mod coverage;
 mod cycles;
 mod ic0_contexts;
 mod interleaving;
