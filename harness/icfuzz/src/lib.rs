@@ -15,3 +15,7 @@
 
 /// The embedded, deterministic IC subnet (the default backend).
 pub use icfuzz_engine as engine;
+
+pub mod libfuzzer;
+
+pub mod report;

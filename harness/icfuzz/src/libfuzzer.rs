@@ -1,0 +1,102 @@
+//! Feeding canister coverage to libFuzzer.
+//!
+//! libFuzzer sees the harness, not the canister: [`register`] hands it every instrumented module's block counters
+//! (as 8-bit counters) and forwards the comparisons with constants that canister code made (for its table of
+//! recent compares, which is how magic values get into inputs). Enable [`Config::coverage`] on the subnet.
+//!
+//! The libFuzzer entry points come in through [`Hooks`], built by [`libfuzzer_hooks!`] inside the fuzz target,
+//! so this library never references libFuzzer symbols itself and links into ordinary binaries and tests too.
+//!
+//! [`Config::coverage`]: crate::engine::Config::coverage
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::engine::{set_compare_hook, CoverageCounters, Subnet};
+
+/// libFuzzer's coverage and comparison-tracing entry points (see [`libfuzzer_hooks!`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Hooks {
+    /// `__sanitizer_cov_8bit_counters_init`.
+    pub counters_init: unsafe extern "C" fn(*mut u8, *mut u8),
+    /// `__sanitizer_cov_pcs_init`: under cargo-fuzz, libFuzzer requires a PC table beside every counter region.
+    pub pcs_init: unsafe extern "C" fn(*const usize, *const usize),
+    /// `__sanitizer_cov_trace_const_cmp4`.
+    pub const_cmp4: unsafe extern "C" fn(u32, u32),
+    /// `__sanitizer_cov_trace_const_cmp8`.
+    pub const_cmp8: unsafe extern "C" fn(u64, u64),
+}
+
+/// Builds [`Hooks`] from the libFuzzer symbols linked into the current binary (a fuzz target using
+/// `libfuzzer-sys`, or built by `cargo fuzz`).
+#[macro_export]
+macro_rules! libfuzzer_hooks {
+    () => {{
+        extern "C" {
+            fn __sanitizer_cov_8bit_counters_init(start: *mut u8, stop: *mut u8);
+            fn __sanitizer_cov_pcs_init(start: *const usize, stop: *const usize);
+            fn __sanitizer_cov_trace_const_cmp4(a: u32, b: u32);
+            fn __sanitizer_cov_trace_const_cmp8(a: u64, b: u64);
+        }
+        $crate::libfuzzer::Hooks {
+            counters_init: __sanitizer_cov_8bit_counters_init,
+            pcs_init: __sanitizer_cov_pcs_init,
+            const_cmp4: __sanitizer_cov_trace_const_cmp4,
+            const_cmp8: __sanitizer_cov_trace_const_cmp8,
+        }
+    }};
+}
+
+struct Registered {
+    modules: BTreeSet<[u8; 32]>,
+    // Kept alive for the life of the process: libFuzzer reads these regions until exit.
+    keep: Vec<(Arc<CoverageCounters>, Box<[usize]>)>,
+    // Fake PCs must be distinct across modules.
+    next_pc: usize,
+}
+
+static HOOKS: OnceLock<Hooks> = OnceLock::new();
+static REGISTERED: Mutex<Registered> = Mutex::new(Registered { modules: BTreeSet::new(), keep: Vec::new(), next_pc: 1 });
+
+/// Registers every instrumented module of `subnet` not registered yet, and routes canister comparisons to
+/// libFuzzer. Call it after installing canisters (e.g. in the fuzz target's `init:`) and again after installing
+/// new modules; modules are registered once each.
+pub fn register(subnet: &Subnet, hooks: Hooks) {
+    let hooks = *HOOKS.get_or_init(|| hooks);
+    set_compare_hook(forward_compare);
+    let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    for module in subnet.coverage() {
+        if !registered.modules.insert(module.module_hash) {
+            continue;
+        }
+        let (start, len) = module.counters.counters_region();
+        if len == 0 {
+            continue;
+        }
+        // One (pc, flags) pair per counter; flag 1 marks a function entry for the first block of each function.
+        let first_pc = registered.next_pc;
+        let pcs: Box<[usize]> = (0..len).flat_map(|i| [first_pc + i, 0]).collect();
+        registered.next_pc += len;
+        // SAFETY: both regions live as long as the process (kept in REGISTERED); lengths match as libFuzzer
+        // requires; the counters never move (boxed once by the engine).
+        unsafe {
+            (hooks.counters_init)(start as *mut u8, start.add(len) as *mut u8);
+            (hooks.pcs_init)(pcs.as_ptr(), pcs.as_ptr().add(pcs.len()));
+        }
+        registered.keep.push((module.counters.clone(), pcs));
+    }
+}
+
+/// Forwards one logged comparison. libFuzzer's table of recent compares keeps 4- and 8-byte operands; its
+/// mutator then writes the constant where the compared value appeared in the input.
+fn forward_compare(value: u64, constant: u64, width: u8) {
+    let Some(hooks) = HOOKS.get() else { return };
+    // SAFETY: libFuzzer's tracing functions accept any operands.
+    unsafe {
+        if width == 8 {
+            (hooks.const_cmp8)(constant, value);
+        } else {
+            (hooks.const_cmp4)(constant as u32, value as u32);
+        }
+    }
+}
