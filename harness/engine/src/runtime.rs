@@ -485,3 +485,51 @@ impl Code {
         self.store.data().stable.hash_into(hasher);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn val_type(t: &wasmparser::ValType) -> wasmtime::ValType {
+        match t {
+            wasmparser::ValType::I32 => wasmtime::ValType::I32,
+            wasmparser::ValType::I64 => wasmtime::ValType::I64,
+            wasmparser::ValType::F32 => wasmtime::ValType::F32,
+            wasmparser::ValType::F64 => wasmtime::ValType::F64,
+            other => panic!("unexpected ic0 value type {other:?}"),
+        }
+    }
+
+    /// Validation accepts exactly the imports the linker provides, with the same signatures, for both widths: a
+    /// module that validates always links.
+    #[test]
+    fn linker_matches_the_validated_ic0_signatures() {
+        let runtime = Runtime::new(&Config::default()).unwrap();
+        for memory64 in [false, true] {
+            let linker = if memory64 { &runtime.linker64 } else { &runtime.linker32 };
+            let mut store = Store::new(&runtime.engine, HostState::new(StableMemory::default(), memory64));
+            for name in module::ic0_names() {
+                let defined = linker.get(&mut store, "ic0", name).ok().and_then(|e| e.into_func());
+                match (module::ic0_signature(name, memory64), defined) {
+                    (Some((params, results)), Some(func)) => {
+                        let ty = func.ty(&store);
+                        let want_params: Vec<_> = params.iter().map(val_type).collect();
+                        let want_results: Vec<_> = results.iter().map(val_type).collect();
+                        let got_params: Vec<_> = ty.params().collect();
+                        let got_results: Vec<_> = ty.results().collect();
+                        assert!(
+                            got_params.len() == want_params.len()
+                                && got_params.iter().zip(&want_params).all(|(a, b)| wasmtime::ValType::eq(a, b))
+                                && got_results.len() == want_results.len()
+                                && got_results.iter().zip(&want_results).all(|(a, b)| wasmtime::ValType::eq(a, b)),
+                            "{name} (memory64={memory64}): linker {got_params:?}->{got_results:?}, validation {want_params:?}->{want_results:?}"
+                        );
+                    }
+                    (None, None) => {}
+                    (Some(_), None) => panic!("{name} (memory64={memory64}) validates but is not linked"),
+                    (None, Some(_)) => panic!("{name} (memory64={memory64}) is linked but validation rejects it"),
+                }
+            }
+        }
+    }
+}
