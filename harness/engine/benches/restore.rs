@@ -4,6 +4,8 @@
 //! of a 512 MiB heap, the median restore time and its ratio to the 1-page case, next to the time a full heap
 //! copy takes. With dirty-page tracking the cost follows the pages touched, not the heap size.
 
+#![allow(clippy::disallowed_types)] // A benchmark measures wall-clock time on purpose.
+
 use std::time::{Duration, Instant};
 
 use icfuzz_engine::{Config, InstructionLimits, Principal, Subnet};

@@ -7,6 +7,8 @@
 //!
 //! Run with `cargo run -p icfuzz --example interleavings`.
 
+#![allow(clippy::disallowed_types)] // The demo reports how long exploration took.
+
 use std::time::Instant;
 
 use candid::{CandidType, Decode, Encode, Principal};
