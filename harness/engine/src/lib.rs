@@ -57,6 +57,33 @@ pub fn dirty_page_tracking() -> bool {
     tracked_memory::available()
 }
 
+/// A Wasm module that imports every ic0 function with its signature for the given pointer width (and defines
+/// nothing else). Module generators use it as the menu of imports a generated canister may call.
+pub fn ic0_imports_module(memory64: bool) -> Vec<u8> {
+    use wasm_encoder::{EntityType, ImportSection, Module, TypeSection, ValType};
+    let convert = |t: &wasmparser::ValType| match t {
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        _ => ValType::I32,
+    };
+    let mut types = TypeSection::new();
+    let mut imports = ImportSection::new();
+    let mut names: Vec<&str> = module::ic0_names().collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        if let Some((params, results)) = module::ic0_signature(name, memory64) {
+            let index = types.len();
+            types.ty().function(params.iter().map(convert), results.iter().map(convert));
+            imports.import("ic0", name, EntityType::Function(index));
+        }
+    }
+    let mut out = Module::new();
+    out.section(&types).section(&imports);
+    out.finish()
+}
+
 /// Validates a canister module as the IC does at install time, without installing it.
 pub fn validate_module(bytes: &[u8]) -> Result<(), InvalidModule> {
     let wasm = module::decode_module(bytes)?;

@@ -6,6 +6,8 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+pub mod engine_modules;
+
 use icfuzz::engine::{CanisterId, Config, Fees, InstructionLimits, Principal, Subnet, SubnetSnapshot};
 
 /// The world of the `magic` target: one instrumented canister and a snapshot to reset to before each input.

@@ -129,6 +129,10 @@ fn leaks_from_outer_build(key: &OsStr) -> bool {
             | "CARGO_TARGET_DIR"
             | "CARGO_BUILD_TARGET_DIR"
             | "CARGO_BUILD_TARGET"
+            | "RUSTUP_TOOLCHAIN"
+            | "RUSTC"
+            | "RUSTDOC"
+            | "CARGO_BUILD_RUSTC"
             | "RUSTC_WRAPPER"
             | "RUSTC_WORKSPACE_WRAPPER"
             | "CARGO_BUILD_RUSTC_WRAPPER"
@@ -140,8 +144,14 @@ fn leaks_from_outer_build(key: &OsStr) -> bool {
 fn build() -> Result<PathBuf, String> {
     let dir = canisters_dir();
     let target_dir = dir.join("target");
-    // `CARGO` is the cargo running the tests, so the nested build uses the same toolchain.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The canisters build with the toolchain pinned in rust-toolchain.toml (stable, with the wasm32 target), not
+    // with whatever toolchain runs the outer build (cargo-fuzz runs nightly, which may lack the target): use the
+    // rustup proxy on PATH with the toolchain overrides removed, falling back to the outer cargo without rustup.
+    let cargo = if Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        std::ffi::OsString::from("cargo")
+    } else {
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+    };
     let mut command = Command::new(&cargo);
     command
         .args(["build", "--release", "--locked", "--target", TARGET, "--manifest-path"])
