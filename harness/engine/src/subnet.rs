@@ -425,9 +425,8 @@ impl Subnet {
                 }
             }
         }
-        for key in due {
-            let seq = self.next_seq();
-            self.expired.insert(key, seq);
+        for (canister, callback) in due {
+            self.expire_callback(canister, callback);
         }
         self.time_out_stops();
     }
@@ -1097,8 +1096,25 @@ impl Subnet {
     }
 
     pub(crate) fn enqueue(&mut self, from: Principal, to: Principal, message: Message) {
+        // A bounded-wait message produced at or after its deadline times out at once: a callee replying after the
+        // caller's deadline never reaches it (nor does its refund), and a request with a zero timeout never runs.
+        if message.deadline_nanos().is_some_and(|d| d <= self.time_nanos) {
+            self.events.push(Event::MessageTimedOut { from, to, kind: kind_of(&message) });
+            if let Message::Request(request) = &message {
+                self.expire_callback(request.sender, request.callback);
+            }
+            return;
+        }
         let seq = self.next_seq();
         self.streams.entry((from, to)).or_default().push_back(Queued { seq, message });
+    }
+
+    /// Makes a callback deliverable as SYS_UNKNOWN (once).
+    fn expire_callback(&mut self, canister: CanisterId, callback: u64) {
+        if !self.expired.contains_key(&(canister, callback)) {
+            let seq = self.next_seq();
+            self.expired.insert((canister, callback), seq);
+        }
     }
 
     pub(crate) fn complete_ingress(&mut self, id: MessageId, result: CallResult) {

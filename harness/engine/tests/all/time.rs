@@ -158,3 +158,49 @@ fn heartbeats_are_offered_as_system_tasks_but_never_block_quiescence() {
     assert!(!s.pending().iter().any(|p| p.delivery == Delivery::Heartbeat(h)));
     assert!(s.deliver(Delivery::Heartbeat(h)).is_err());
 }
+
+#[test]
+fn a_reply_after_the_deadline_is_dropped_with_its_refund() {
+    let mut s = subnet_without_fees();
+    let (a, b, c) = (install_uc(&mut s), install_uc(&mut s), install_uc(&mut s));
+    let balance = s.cycle_balance(a).unwrap();
+    // B, called bounded-wait with 1000 cycles by A, accepts nothing and replies only once C answers it.
+    let b_program = Program::new()
+        .call_new(c.as_slice(), "update", Program::new().push_bytes(b"late").reply_data_append().reply(), Program::new())
+        .push_bytes(&Program::new().reply().build())
+        .call_data_append()
+        .call_perform()
+        .drop();
+    let program = Program::new()
+        .call_new(b.as_slice(), "update", relay_reply(), relay_reject())
+        .push_bytes(&b_program.build())
+        .call_data_append()
+        .push_int(10)
+        .call_with_best_effort_response()
+        .push_int(1000)
+        .call_cycles_add128()
+        .call_perform()
+        .drop();
+    let id = s.submit_call(a, user(), "update", program.build()).unwrap();
+    s.deliver(Delivery::Ingress(id)).unwrap();
+    s.deliver(Delivery::Stream { from: a, to: b }).unwrap();
+    s.advance_time(11 * SECOND);
+    // C answers B, B replies to A after A's deadline: that reply times out instead of reaching A.
+    s.deliver(Delivery::Stream { from: b, to: c }).unwrap();
+    s.deliver(Delivery::Stream { from: c, to: b }).unwrap();
+    assert!(s.pending().iter().all(|p| p.delivery != Delivery::Stream { from: b, to: a }), "{:?}", s.pending());
+    let (code, _) = relayed_reject(&s.await_call(id).unwrap().unwrap());
+    assert_eq!(code, RejectCode::SysUnknown as u64);
+    s.run_until_quiet(10).unwrap();
+    assert_eq!(s.cycle_balance(a).unwrap(), balance - 1000, "no refund on SYS_UNKNOWN, even from a late reply");
+}
+
+#[test]
+fn a_zero_timeout_call_expires_at_once() {
+    let mut s = subnet();
+    let (a, b) = (install_uc(&mut s), install_uc(&mut s));
+    s.advance_time(SECOND / 3);
+    let reply = update(&mut s, a, bounded_call(b, 0, Program::new().inc_counter().drop().reply())).unwrap();
+    assert_eq!(relayed_reject(&reply).0, RejectCode::SysUnknown as u64);
+    assert_eq!(counter(&mut s, b), 0, "the request timed out before it could run");
+}
