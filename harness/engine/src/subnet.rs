@@ -825,19 +825,18 @@ impl Subnet {
         }
     }
 
+    /// Whether canister `id`'s global timer is due and can run.
+    fn timer_due(&self, id: CanisterId, c: &Canister) -> bool {
+        c.status == CanisterStatus::Running
+            && c.global_timer != 0
+            && c.global_timer <= self.time_nanos
+            && c.code.as_ref().is_some_and(|code| code.module.info.has_global_timer)
+            && self.can_prepay(id)
+    }
+
     /// Canisters whose global timer is due and can run.
     fn due_timers(&self) -> Vec<CanisterId> {
-        self.canisters
-            .iter()
-            .filter(|(_, c)| {
-                c.status == CanisterStatus::Running
-                    && c.global_timer != 0
-                    && c.global_timer <= self.time_nanos
-                    && c.code.as_ref().is_some_and(|code| code.module.info.has_global_timer)
-            })
-            .filter(|(&id, _)| self.can_prepay(id))
-            .map(|(&id, _)| id)
-            .collect()
+        self.canisters.iter().filter(|(&id, c)| self.timer_due(id, c)).map(|(&id, _)| id).collect()
     }
 
     /// Whether anything but a heartbeat is pending. Heartbeats are always possible and never needed, so they
@@ -846,7 +845,7 @@ impl Subnet {
         self.streams.values().any(|q| !q.is_empty())
             || self.ingress.values().any(|i| i.status == IngressStatus::Received)
             || !self.expired.is_empty()
-            || !self.due_timers().is_empty()
+            || self.canisters.iter().any(|(&id, c)| self.timer_due(id, c))
     }
 
     /// Faults the IC could produce right now (see [`Fault`]). Injecting one is always IC-legal.

@@ -50,14 +50,26 @@ fn the_timer_handler_sees_a_cleared_timer_and_a_trap_keeps_it_cleared() {
 
 /// A program making a bounded-wait call to `callee` (running `callee_program`) that relays the response.
 fn bounded_call(callee: icfuzz_engine::CanisterId, timeout_seconds: u64, callee_program: Program) -> Program {
-    Program::new()
+    bounded_call_with_cycles(callee, timeout_seconds, 0, callee_program)
+}
+
+/// [`bounded_call`] with `cycles` attached.
+fn bounded_call_with_cycles(
+    callee: icfuzz_engine::CanisterId,
+    timeout_seconds: u64,
+    cycles: u64,
+    callee_program: Program,
+) -> Program {
+    let mut p = Program::new()
         .call_new(callee.as_slice(), "update", relay_reply(), relay_reject())
         .push_bytes(&callee_program.build())
         .call_data_append()
         .push_int(timeout_seconds)
-        .call_with_best_effort_response()
-        .call_perform()
-        .drop()
+        .call_with_best_effort_response();
+    if cycles > 0 {
+        p = p.push_int(cycles).call_cycles_add128();
+    }
+    p.call_perform().drop()
 }
 
 #[test]
@@ -101,16 +113,7 @@ fn a_shed_response_surfaces_as_sys_unknown_at_the_deadline() {
     let balance = s.cycle_balance(a).unwrap();
     // 1000 cycles attached, the callee accepts 500: SYS_UNKNOWN refunds nothing, not even the other 500.
     let callee = Program::new().inc_counter().drop().push_int(500).cycles_accept128().drop().reply();
-    let program = Program::new()
-        .call_new(b.as_slice(), "update", relay_reply(), relay_reject())
-        .push_bytes(&callee.build())
-        .call_data_append()
-        .push_int(20)
-        .call_with_best_effort_response()
-        .push_int(1000)
-        .call_cycles_add128()
-        .call_perform()
-        .drop();
+    let program = bounded_call_with_cycles(b, 20, 1000, callee);
     let id = s.submit_call(a, user(), "update", program.build()).unwrap();
     s.deliver(Delivery::Ingress(id)).unwrap();
     s.deliver(Delivery::Stream { from: a, to: b }).unwrap();
@@ -171,16 +174,7 @@ fn a_reply_after_the_deadline_is_dropped_with_its_refund() {
         .call_data_append()
         .call_perform()
         .drop();
-    let program = Program::new()
-        .call_new(b.as_slice(), "update", relay_reply(), relay_reject())
-        .push_bytes(&b_program.build())
-        .call_data_append()
-        .push_int(10)
-        .call_with_best_effort_response()
-        .push_int(1000)
-        .call_cycles_add128()
-        .call_perform()
-        .drop();
+    let program = bounded_call_with_cycles(b, 10, 1000, b_program);
     let id = s.submit_call(a, user(), "update", program.build()).unwrap();
     s.deliver(Delivery::Ingress(id)).unwrap();
     s.deliver(Delivery::Stream { from: a, to: b }).unwrap();
