@@ -103,6 +103,19 @@ impl Runtime {
 
     /// Instantiates `module` in a fresh store that owns `stable`.
     pub(crate) fn instantiate(&self, module: Arc<LoadedModule>, stable: StableMemory) -> wasmtime::Result<Code> {
+        let mut code = self.instantiate_bare(module, stable)?;
+        if tracked_memory::available() {
+            let snapshot = code.snapshot();
+            // Re-arm tracking: data segments were just written and are part of the committed state.
+            if code.take_dirty().is_some() || code.memory.is_none() {
+                code.shadow = Some(snapshot);
+            }
+        }
+        Ok(code)
+    }
+
+    /// Instantiates without taking the shadow copy (the caller installs one).
+    fn instantiate_bare(&self, module: Arc<LoadedModule>, stable: StableMemory) -> wasmtime::Result<Code> {
         let memory64 = module.info.memory64;
         let mut store = Store::new(&self.engine, HostState::new(stable, memory64));
         store.limiter(|host| host);
@@ -128,23 +141,35 @@ impl Runtime {
         }
         static NEXT_CODE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_CODE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut code =
-            Code { id, module, store, instance, memory, table, globals, shadow: None, since_snapshot: None, coverage_memory };
-        if tracked_memory::available() {
-            let snapshot = code.snapshot();
-            // Re-arm tracking: data segments were just written and are part of the committed state.
-            if code.take_dirty().is_some() || code.memory.is_none() {
-                code.shadow = Some(snapshot);
-            }
-        }
-        Ok(code)
+        Ok(Code { id, module, store, instance, memory, table, globals, shadow: None, since_snapshot: None, coverage_memory })
     }
 
     /// Rebuilds `code` as a fresh instance holding `snapshot`: used when a trapped execution grew the memory,
     /// because a wasmtime memory cannot shrink back.
     fn rebuild(&self, code: &mut Code, snapshot: &HeapSnapshot) -> wasmtime::Result<()> {
+        // Reuse the old shadow's buffer: its pages are already resident, a fresh clone would fault each one in.
+        let mut shadow = code.shadow.take().unwrap_or_default();
+        shadow.memory.clear();
+        shadow.memory.extend_from_slice(&snapshot.memory);
+        shadow.globals.clone_from(&snapshot.globals);
+        self.rebuild_owned(code, shadow)
+    }
+
+    /// [`Runtime::rebuild`] from a heap the caller gives up, which becomes the new instance's shadow.
+    fn rebuild_owned(&self, code: &mut Code, snapshot: HeapSnapshot) -> wasmtime::Result<()> {
         let stable = std::mem::take(&mut code.store.data_mut().stable);
-        let mut fresh = self.instantiate(code.module.clone(), stable)?;
+        // The snapshot is written over the whole new memory, so it may reuse a dropped instance's pages.
+        tracked_memory::overwritten_next(snapshot.memory.len());
+        let fresh = self.instantiate_bare(code.module.clone(), stable);
+        // A module without memory leaves the promise unused; it must not reach an unrelated memory.
+        tracked_memory::overwritten_next(0);
+        let mut fresh = match fresh {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                code.shadow = Some(snapshot);
+                return Err(e);
+            }
+        };
         if let Some(memory) = fresh.memory {
             let pages = memory.size(&fresh.store);
             let wanted = snapshot.memory.len() as u64 / crate::limits::WASM_PAGE;
@@ -152,10 +177,13 @@ impl Runtime {
                 memory.grow(&mut fresh.store, wanted - pages)?;
             }
         }
-        fresh.write_snapshot(snapshot)?;
-        if fresh.shadow.is_some() {
-            fresh.shadow = Some(snapshot.clone());
-            fresh.take_dirty();
+        if let Some(memory) = fresh.memory {
+            let data = memory.data_mut(&mut fresh.store);
+            tracked_memory::prefault(data.as_mut_ptr(), snapshot.memory.len().min(data.len()));
+        }
+        fresh.write_snapshot(&snapshot)?;
+        if tracked_memory::available() && (fresh.take_dirty().is_some() || fresh.memory.is_none()) {
+            fresh.shadow = Some(snapshot);
         }
         *code = fresh;
         Ok(())
@@ -255,7 +283,7 @@ impl Runtime {
         heap: &HeapSnapshot,
         stable: StableMemory,
     ) -> wasmtime::Result<Code> {
-        let mut code = self.instantiate(module, StableMemory::default())?;
+        let mut code = self.instantiate_bare(module, StableMemory::default())?;
         code.store.data_mut().stable = stable;
         self.rebuild(&mut code, heap)?;
         Ok(code)
@@ -328,13 +356,9 @@ impl Runtime {
                     }
                     _ => {
                         // The memory grew (wasmtime memories cannot shrink) or tracking failed: rebuild from the
-                        // shadow, which holds the committed state.
+                        // shadow, which holds the committed state (and stays the shadow of the new instance).
                         let shadow = code.shadow.take().expect("tracked");
-                        let result = self.rebuild(code, &shadow);
-                        if code.shadow.is_none() {
-                            code.shadow = Some(shadow);
-                        }
-                        result
+                        self.rebuild_owned(code, shadow)
                     }
                 }
             }
@@ -367,7 +391,7 @@ pub(crate) struct Code {
 }
 
 /// Heap and globals at one point in time.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(crate) struct HeapSnapshot {
     memory: Vec<u8>,
     globals: Vec<Val>,

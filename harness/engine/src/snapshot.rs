@@ -101,7 +101,9 @@ impl Subnet {
             let mut canister = meta.clone_without_code();
             if let Some(cs) = code_snapshot {
                 let reused = live.get_mut(&cid).and_then(|c| c.code.take()).and_then(|mut code| {
-                    if code.id != cs.code_id {
+                    // Fast restore needs an instance of the same module marked for this snapshot (the one it was
+                    // taken from, or one rebuilt from it by an earlier restore); a reinstall or upgrade since is not.
+                    if code.id != cs.code_id && !Arc::ptr_eq(&code.module, &cs.module) {
                         return None;
                     }
                     let copied = self.runtime.restore_to_snapshot(&mut code, snapshot.id, &cs.heap)?;

@@ -180,6 +180,8 @@ pub enum Event {
         instructions: u64,
         /// `None` if it returned, the trap's message otherwise.
         trap: Option<String>,
+        /// The trap's error code (`None` if it returned): tells instruction and memory limits from other traps.
+        code: Option<ErrorCode>,
     },
     /// A request could not be delivered and the system answered it with a reject.
     SystemReject {
@@ -550,6 +552,11 @@ impl Subnet {
         Ok(&self.canister(canister)?.logs)
     }
 
+    /// Memory the canister uses: its Wasm heap plus stable memory, in bytes (0 when empty).
+    pub fn memory_bytes(&self, canister: CanisterId) -> Result<u64, EngineError> {
+        Ok(self.canister(canister)?.memory_bytes())
+    }
+
     /// `canister_version`.
     pub fn canister_version(&self, canister: CanisterId) -> Result<u64, EngineError> {
         Ok(self.canister(canister)?.version)
@@ -687,6 +694,7 @@ impl Subnet {
             mode: api.mode_name(),
             instructions: executed.instructions,
             trap: executed.result.as_ref().err().map(|t| t.message.clone()),
+            code: executed.result.as_ref().err().map(|t| t.code),
         });
         match executed.result {
             Err(trap) => Err(RejectResponse::new(trap.code, trap.message)),
@@ -1440,6 +1448,7 @@ impl Subnet {
             mode: api.mode_name(),
             instructions,
             trap: trap.map(|t| t.message.clone()),
+            code: trap.map(|t| t.code),
         });
     }
 

@@ -7,6 +7,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 pub mod engine_modules;
+pub mod examples;
 
 use icfuzz::engine::{CanisterId, Config, Fees, InstructionLimits, Principal, Subnet, SubnetSnapshot};
 

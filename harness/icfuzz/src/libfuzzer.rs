@@ -100,3 +100,78 @@ fn forward_compare(value: u64, constant: u64, width: u8) {
         }
     }
 }
+
+/// Sets up a fuzz target's harness once (`init:` of `libfuzzer_sys::fuzz_target!`): registers its canister coverage
+/// with libFuzzer when the harness's subnet collects coverage. Used by [`fuzz_target!`](crate::fuzz_target).
+pub fn install(slot: &Mutex<Option<crate::Harness>>, harness: crate::Harness, hooks: Hooks) {
+    if harness.subnet().config().coverage {
+        register(harness.subnet(), hooks);
+    }
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(harness);
+}
+
+/// Runs one libFuzzer input: decodes it into a scenario and runs it. On a finding, writes the scenario as JSON
+/// next to the crash file libFuzzer is about to write (`<artifact_prefix>crash-<sha1>.json`), prints the trace,
+/// and panics, which libFuzzer reports as a crash.
+pub fn run_input(slot: &Mutex<Option<crate::Harness>>, data: &[u8]) {
+    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let harness = guard.as_mut().expect("icfuzz::libfuzzer::install ran in the fuzz target's init");
+    let scenario = harness.generate(data);
+    let execution = match harness.run(&scenario) {
+        Ok(execution) => execution,
+        // A scenario the generator made must run; anything else is a harness bug, which is worth a crash too.
+        Err(e) => panic!("icfuzz harness error (a bug in icfuzz): {e}\nscenario: {}", scenario.to_json()),
+    };
+    let Some(finding) = &execution.finding else { return };
+    // Only new coverage is worth a new corpus file; libFuzzer decides that. Findings are reported once each.
+    let json_path = artifact_prefix().map(|prefix| format!("{prefix}crash-{}.json", sha1_hex(data)));
+    let saved = json_path.as_ref().and_then(|path| {
+        let path = std::path::Path::new(path);
+        // Never overwrite: the same input always gives the same scenario, so an existing file is this one.
+        if path.exists() || std::fs::write(path, scenario.to_json()).is_ok() {
+            Some(path.display().to_string())
+        } else {
+            None
+        }
+    });
+    eprintln!("\n==== icfuzz finding ====\n{}", crate::report::render_trace(&execution));
+    if let Some(path) = &saved {
+        eprintln!("scenario saved to {path}");
+    }
+    panic!("icfuzz finding: {}", finding.signature());
+}
+
+/// libFuzzer's `-artifact_prefix=` argument (cargo-fuzz passes `fuzz/artifacts/<target>/`), or the current directory.
+fn artifact_prefix() -> Option<String> {
+    let from_args = std::env::args().find_map(|a| a.strip_prefix("-artifact_prefix=").map(str::to_owned));
+    Some(from_args.unwrap_or_default())
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    use sha1_smol::Sha1;
+    Sha1::from(data).digest().to_string()
+}
+
+/// Defines a libFuzzer fuzz target that runs scenarios in the harness built by `$build` (run once, at start-up).
+/// The target crate must depend on `libfuzzer-sys`, as every cargo-fuzz package does.
+///
+/// ```ignore
+/// #![no_main]
+/// icfuzz::fuzz_target!(my_environment().build().expect("environment"));
+/// ```
+#[macro_export]
+macro_rules! fuzz_target {
+    ($build:expr) => {
+        static ICFUZZ_HARNESS: ::std::sync::Mutex<::std::option::Option<$crate::Harness>> =
+            ::std::sync::Mutex::new(None);
+        ::libfuzzer_sys::fuzz_target!(
+            init: {
+                let harness: $crate::Harness = $build;
+                $crate::libfuzzer::install(&ICFUZZ_HARNESS, harness, $crate::libfuzzer_hooks!());
+            },
+            |data: &[u8]| {
+                $crate::libfuzzer::run_input(&ICFUZZ_HARNESS, data);
+            }
+        );
+    };
+}

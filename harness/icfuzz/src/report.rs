@@ -37,3 +37,28 @@ pub fn coverage_report(subnet: &Subnet) -> String {
     }
     out
 }
+
+/// The readable trace of an execution: each step, what it delivered and ran, replies, logs, and the finding.
+pub fn render_trace(execution: &crate::Execution) -> String {
+    let mut out = String::new();
+    for entry in &execution.trace {
+        match entry.step {
+            Some(i) => {
+                let _ = writeln!(out, "step {}: {}", i + 1, entry.title);
+            }
+            None => {
+                let _ = writeln!(out, "{}", entry.title);
+            }
+        }
+        for line in &entry.lines {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    match &execution.finding {
+        Some(f) => {
+            let _ = writeln!(out, "\nfinding: {f}\nsignature: {}", f.signature());
+        }
+        None => out.push_str("\nno finding\n"),
+    }
+    out
+}

@@ -35,10 +35,19 @@ pub fn canisters_dir() -> PathBuf {
 ///
 /// If the build fails (the message carries cargo's output). This is a test helper: failing loudly is the point.
 pub fn wasm_path(name: &str) -> PathBuf {
-    built_dir().join(format!("{name}.wasm"))
+    let file = format!("{name}.wasm");
+    let crate_wasm = built_dir().join(&file);
+    // Example canisters (`canisters/examples`, one cdylib example target each) land in `examples/`.
+    let example_wasm = built_dir().join("examples").join(&file);
+    if !crate_wasm.exists() && example_wasm.exists() {
+        example_wasm
+    } else {
+        crate_wasm
+    }
 }
 
-/// The Wasm module of canister `name` (the crate name in `canisters/`, e.g. `"universal"`, `"bank"`, `"ledger"`).
+/// The Wasm module of canister `name`: a crate name in `canisters/` (e.g. `"universal"`, `"bank"`, `"adversary"`) or
+/// an example target of `canisters/examples` (e.g. `"reentrancy_vulnerable"`, `"ledger"` is the crate).
 ///
 /// # Panics
 ///
@@ -154,7 +163,7 @@ fn build() -> Result<PathBuf, String> {
     };
     let mut command = Command::new(&cargo);
     command
-        .args(["build", "--release", "--locked", "--target", TARGET, "--manifest-path"])
+        .args(["build", "--release", "--locked", "--lib", "--examples", "--target", TARGET, "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         // Explicit, so neither the environment nor a user's `build.target-dir` can move the output.
         .arg("--target-dir")

@@ -136,3 +136,30 @@ fn logs_keep_debug_prints_and_trap_messages() {
     assert!(logs.iter().any(|l| l == "hello log"), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("[TRAP]") && l.contains("bad thing")), "{logs:?}");
 }
+
+/// Rebuilding an instance after a trapped execution grew its memory reuses dropped instances' mappings without
+/// zeroing them (the rebuild overwrites the heap). Memory grown later must still read as zero: compare with a
+/// canister that ran the same committed history without the traps.
+#[test]
+fn memory_grown_after_a_rebuild_reads_as_zero() {
+    let config = Config {
+        instruction_limits: InstructionLimits::uniform(TEST_INSTRUCTION_LIMIT),
+        default_wasm_memory_limit: 16 << 20,
+        ..Config::default()
+    };
+    let mut s = Subnet::new(config).expect("wasmtime starts");
+    let (a, b) = (install_uc(&mut s), install_uc(&mut s));
+    // Fill memory up to the limit with non-zero pages, which fails the execution (over the Wasm memory limit): the
+    // grown instance is dropped (its mapping, full of ones, may be recycled) and `a` is rebuilt.
+    for _ in 0..3 {
+        let program = Program::new().grow_memory_forever().drop().reply();
+        assert_reject(&update(&mut s, a, program), RejectCode::CanisterError, "Wasm memory limit");
+    }
+    assert_eq!(s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), "the traps left no trace");
+    // Now grow for real: the new pages of `a` must be zero, as those of `b` are.
+    for c in [a, b] {
+        update(&mut s, c, Program::new().push_int(100).wasm_memory_grow().drop().reply()).unwrap();
+    }
+    assert_eq!(s.memory_bytes(a).unwrap(), s.memory_bytes(b).unwrap());
+    assert_eq!(s.state_hash(a).unwrap(), s.state_hash(b).unwrap(), "grown memory holds stale bytes");
+}

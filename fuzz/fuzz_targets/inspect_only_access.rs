@@ -1,0 +1,6 @@
+//! Fuzzes the `inspect_only_access` example (`canisters/examples/inspect_only_access/`): the vulnerable twin by default, the fixed one with
+//! `ICFUZZ_TWIN=fixed`. The environment (canisters, adversaries, invariants) is in
+//! `harness/fuzzers/src/examples.rs`; copy it and this file to fuzz your own canister.
+#![no_main]
+
+icfuzz::fuzz_target!(icfuzz_fuzzers::examples::example("inspect_only_access").expect("a known example").fuzz_target_harness());

@@ -1,0 +1,6 @@
+//! Fuzzes the `stale_balance` example (`canisters/examples/stale_balance/`): the vulnerable twin by default, the fixed one with
+//! `ICFUZZ_TWIN=fixed`. The environment (canisters, adversaries, invariants) is in
+//! `harness/fuzzers/src/examples.rs`; copy it and this file to fuzz your own canister.
+#![no_main]
+
+icfuzz::fuzz_target!(icfuzz_fuzzers::examples::example("stale_balance").expect("a known example").fuzz_target_harness());

@@ -1,0 +1,442 @@
+//! The environment a scenario runs in: canisters, adversaries, actors, setup calls, invariants.
+//!
+//! [`EnvironmentBuilder::build`] creates the subnet once, installs everything, runs the setup calls and takes a
+//! snapshot; [`Harness::run`](crate::Harness::run) restores that snapshot before every scenario.
+
+use candid::Principal;
+
+use crate::adversary::{self, Action};
+use crate::engine::{Config, Subnet};
+use crate::interface::{Interface, InterfaceError};
+use crate::oracle::{Invariant, Names, Oracles};
+use crate::runner::{CanisterInfo, Harness, AdversaryInfo};
+use crate::scenario::values::ValueGen;
+use crate::scenario::GeneratorOptions;
+
+/// Errors setting up an environment or running a scenario in it (harness or configuration problems, never findings).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The environment could not be set up.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// A Candid interface or argument is wrong.
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
+    /// The adversary module could not be prepared.
+    #[error(transparent)]
+    Adversary(#[from] adversary::AdversaryError),
+    /// A scenario does not fit the environment (unknown actor, canister or method).
+    #[error("scenario: {0}")]
+    Scenario(String),
+}
+
+/// A canister of the environment.
+#[derive(Clone, Debug)]
+pub struct CanisterSpec {
+    name: String,
+    wasm: Vec<u8>,
+    did: Option<String>,
+    init_args: String,
+    target: bool,
+    upgradable: bool,
+    exclude: Vec<String>,
+    cycles: Option<u128>,
+}
+
+impl CanisterSpec {
+    /// A canister called `name` running `wasm`, installed with no arguments, not a fuzz target.
+    pub fn new(name: &str, wasm: Vec<u8>) -> CanisterSpec {
+        CanisterSpec {
+            name: name.to_owned(),
+            wasm,
+            did: None,
+            init_args: "()".to_owned(),
+            target: false,
+            upgradable: false,
+            exclude: Vec::new(),
+            cycles: None,
+        }
+    }
+
+    /// Its Candid interface (otherwise read from the module's metadata or its `__get_candid_interface_tmp_hack`).
+    pub fn did(mut self, did: &str) -> Self {
+        self.did = Some(did.to_owned());
+        self
+    }
+
+    /// Init arguments as Candid text; `{name}` stands for `principal "<id>"` of a named actor or canister.
+    pub fn init_args(mut self, args: &str) -> Self {
+        self.init_args = args.to_owned();
+        self
+    }
+
+    /// Make it a fuzz target: scenarios call its update methods, and the built-in oracles watch it.
+    pub fn target(mut self) -> Self {
+        self.target = true;
+        self
+    }
+
+    /// Let scenarios upgrade it (to the same module, with the init arguments). Off by default: an upgrade drops
+    /// heap state, which canisters that keep state only on the heap do by design.
+    pub fn upgradable(mut self) -> Self {
+        self.upgradable = true;
+        self
+    }
+
+    /// Never call this method from scenarios (e.g. controller-only setup methods).
+    pub fn exclude(mut self, method: &str) -> Self {
+        self.exclude.push(method.to_owned());
+        self
+    }
+
+    /// Start with this many cycles instead of the engine's default.
+    pub fn cycles(mut self, cycles: u128) -> Self {
+        self.cycles = Some(cycles);
+        self
+    }
+}
+
+/// An adversary slot: a malicious canister that answers the methods it impersonates as scripted.
+#[derive(Clone, Debug)]
+pub struct AdversarySpec {
+    name: String,
+    methods: Vec<String>,
+    did: Option<String>,
+    like: Option<String>,
+}
+
+impl AdversarySpec {
+    /// An adversary called `name`.
+    pub fn new(name: &str) -> AdversarySpec {
+        AdversarySpec { name: name.to_owned(), methods: Vec::new(), did: None, like: None }
+    }
+
+    /// Answer these methods (untyped: scripted replies default to `()`).
+    pub fn impersonate(mut self, methods: &[&str]) -> Self {
+        self.methods.extend(methods.iter().map(|m| m.to_string()));
+        self
+    }
+
+    /// Answer every method of this interface, with well-typed replies by default.
+    pub fn impersonate_did(mut self, did: &str) -> Self {
+        self.did = Some(did.to_owned());
+        self
+    }
+
+    /// Answer every method of another canister of the environment (a malicious stand-in for it).
+    pub fn like(mut self, canister: &str) -> Self {
+        self.like = Some(canister.to_owned());
+        self
+    }
+}
+
+/// A call the controller (or an actor) makes during setup; it must succeed.
+#[derive(Clone, Debug)]
+struct SetupCall {
+    actor: Option<String>,
+    canister: String,
+    method: String,
+    args: String,
+}
+
+/// Builds a [`Harness`].
+pub struct EnvironmentBuilder {
+    config: Config,
+    canisters: Vec<CanisterSpec>,
+    adversaries: Vec<AdversarySpec>,
+    adversary_wasm: Option<Vec<u8>>,
+    users: Vec<String>,
+    anonymous: bool,
+    controller_calls: bool,
+    setup: Vec<SetupCall>,
+    invariants: Vec<Box<dyn Invariant>>,
+    oracles: Oracles,
+    generator: GeneratorOptions,
+}
+
+/// Entry point: `Environment::builder()`.
+pub struct Environment;
+
+impl Environment {
+    /// A builder with the engine's default configuration, the anonymous actor, and the default oracles.
+    pub fn builder() -> EnvironmentBuilder {
+        EnvironmentBuilder {
+            config: Config::default(),
+            canisters: Vec::new(),
+            adversaries: Vec::new(),
+            adversary_wasm: None,
+            users: Vec::new(),
+            anonymous: true,
+            controller_calls: false,
+            setup: Vec::new(),
+            invariants: Vec::new(),
+            oracles: Oracles::default(),
+            generator: GeneratorOptions::default(),
+        }
+    }
+}
+
+/// The principal the harness uses as every canister's controller.
+pub fn controller_principal() -> Principal {
+    Principal::self_authenticating(b"icfuzz controller")
+}
+
+/// The principal of a user actor: derived from its name, so it is the same in every run and on every backend.
+pub fn user_principal(name: &str) -> Principal {
+    Principal::self_authenticating(format!("icfuzz user {name}").as_bytes())
+}
+
+impl EnvironmentBuilder {
+    /// Engine configuration (limits, fees, time, coverage).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a canister.
+    pub fn canister(mut self, spec: CanisterSpec) -> Self {
+        self.canisters.push(spec);
+        self
+    }
+
+    /// Adds an adversary slot.
+    pub fn adversary(mut self, spec: AdversarySpec) -> Self {
+        self.adversaries.push(spec);
+        self
+    }
+
+    /// The adversary canister's module (`canisters/adversary`); required when there are adversaries.
+    pub fn adversary_wasm(mut self, wasm: Vec<u8>) -> Self {
+        self.adversary_wasm = Some(wasm);
+        self
+    }
+
+    /// Adds a user actor (an ingress sender with its own principal).
+    pub fn user(mut self, name: &str) -> Self {
+        self.users.push(name.to_owned());
+        self
+    }
+
+    /// Whether the anonymous principal sends calls (default: yes).
+    pub fn anonymous(mut self, on: bool) -> Self {
+        self.anonymous = on;
+        self
+    }
+
+    /// Whether the controller is an actor of scenarios too (default: no; it is trusted).
+    pub fn controller_calls(mut self, on: bool) -> Self {
+        self.controller_calls = on;
+        self
+    }
+
+    /// A setup call by the controller; Candid text arguments with `{name}` placeholders.
+    pub fn setup(mut self, canister: &str, method: &str, args: &str) -> Self {
+        self.setup.push(SetupCall { actor: None, canister: canister.into(), method: method.into(), args: args.into() });
+        self
+    }
+
+    /// A setup call by a named actor.
+    pub fn setup_as(mut self, actor: &str, canister: &str, method: &str, args: &str) -> Self {
+        self.setup.push(SetupCall {
+            actor: Some(actor.into()),
+            canister: canister.into(),
+            method: method.into(),
+            args: args.into(),
+        });
+        self
+    }
+
+    /// Adds an invariant.
+    pub fn invariant(mut self, invariant: impl Invariant + 'static) -> Self {
+        self.invariants.push(Box::new(invariant));
+        self
+    }
+
+    /// Sets the built-in oracles.
+    pub fn oracles(mut self, oracles: Oracles) -> Self {
+        self.oracles = oracles;
+        self
+    }
+
+    /// Sets the scenario generator's options.
+    pub fn generator(mut self, options: GeneratorOptions) -> Self {
+        self.generator = options;
+        self
+    }
+
+    /// Creates the subnet, installs everything, runs the setup calls, and snapshots the result.
+    pub fn build(self) -> Result<Harness, Error> {
+        let setup = |m: String| Error::Setup(m);
+        let controller = controller_principal();
+        let mut subnet = Subnet::new(self.config.clone()).map_err(|e| setup(e.to_string()))?;
+        let mut names = Names::default();
+        names.insert("controller", controller);
+        names.insert("anonymous", Principal::anonymous());
+        let mut actors = Vec::new();
+        for user in &self.users {
+            let p = user_principal(user);
+            names.insert(user, p);
+            actors.push((user.clone(), p));
+        }
+        if self.anonymous {
+            actors.push(("anonymous".to_owned(), Principal::anonymous()));
+        }
+        if self.controller_calls {
+            actors.push(("controller".to_owned(), controller));
+        }
+        // Create every canister before installing any, so init arguments can name any of them.
+        let cycles = self.config.default_cycles;
+        let mut adversary_ids = Vec::new();
+        for spec in &self.adversaries {
+            check_name(&names, &spec.name)?;
+            let id = subnet.create_canister_with_controllers(vec![controller], cycles);
+            names.insert(&spec.name, id);
+            adversary_ids.push(id);
+        }
+        let mut canister_ids = Vec::new();
+        for spec in &self.canisters {
+            check_name(&names, &spec.name)?;
+            let id = subnet.create_canister_with_controllers(vec![controller], spec.cycles.unwrap_or(cycles));
+            names.insert(&spec.name, id);
+            canister_ids.push(id);
+        }
+
+        let mut canisters = Vec::new();
+        for (spec, &id) in self.canisters.iter().zip(&canister_ids) {
+            let declared = match &spec.did {
+                Some(did) => Some(Interface::parse(did)?),
+                None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
+            };
+            let init_text = substitute(&spec.init_args, &names)?;
+            let init_arg = match &declared {
+                Some(i) if !i.init_args.is_empty() => i.encode_args(&init_text, &i.init_args)?,
+                _ => untyped_args(&init_text)?,
+            };
+            subnet
+                .install_canister(id, &spec.wasm, init_arg.clone(), Some(controller))
+                .map_err(|r| setup(format!("installing `{}`: {}", spec.name, r.reject_message)))?;
+            let interface = match declared {
+                Some(i) => i,
+                None => fetch_interface(&mut subnet, id, controller)
+                    .map_err(|e| setup(format!("`{}` has no Candid interface: {e}; pass one with CanisterSpec::did", spec.name)))?,
+            };
+            for excluded in &spec.exclude {
+                interface.method(excluded).map_err(|_| setup(format!("`{}` has no method `{excluded}` to exclude", spec.name)))?;
+            }
+            canisters.push(CanisterInfo {
+                name: spec.name.clone(),
+                id,
+                interface,
+                wasm: spec.wasm.clone(),
+                init_arg,
+                target: spec.target,
+                upgradable: spec.upgradable,
+                exclude: spec.exclude.clone(),
+            });
+        }
+        if !canisters.iter().any(|c| c.target) {
+            return Err(setup("no canister is a target: mark at least one with CanisterSpec::target()".into()));
+        }
+
+        let mut adversaries = Vec::new();
+        for (spec, &id) in self.adversaries.iter().zip(&adversary_ids) {
+            let wasm = self
+                .adversary_wasm
+                .as_ref()
+                .ok_or_else(|| setup("adversaries need the adversary canister's module: EnvironmentBuilder::adversary_wasm".into()))?;
+            let interface = match (&spec.did, &spec.like) {
+                (Some(did), _) => Some(Interface::parse(did)?),
+                (None, Some(like)) => Some(
+                    canisters
+                        .iter()
+                        .find(|c| &c.name == like)
+                        .ok_or_else(|| setup(format!("adversary `{}` is like `{like}`, which is not a canister", spec.name)))?
+                        .interface
+                        .clone(),
+                ),
+                (None, None) => None,
+            };
+            let mut methods = spec.methods.clone();
+            if let Some(i) = &interface {
+                for m in &i.methods {
+                    if !methods.contains(&m.name) {
+                        methods.push(m.name.clone());
+                    }
+                }
+            }
+            if methods.is_empty() {
+                return Err(setup(format!("adversary `{}` impersonates no method", spec.name)));
+            }
+            let module = adversary::impersonate(wasm, &methods)?;
+            subnet
+                .install_canister(id, &module, candid::encode_args(()).expect("empty args"), Some(controller))
+                .map_err(|r| setup(format!("installing adversary `{}`: {}", spec.name, r.reject_message)))?;
+            adversaries.push(AdversaryInfo { name: spec.name.clone(), id, methods, interface });
+        }
+
+        let mut harness = Harness::new(subnet, names, controller, canisters, adversaries, actors, self.invariants, self.oracles, self.generator);
+        harness.set_adversary_defaults()?;
+        for call in &self.setup {
+            harness.setup_call(call.actor.as_deref(), &call.canister, &call.method, &call.args)?;
+        }
+        harness.take_snapshot()?;
+        Ok(harness)
+    }
+}
+
+fn check_name(names: &Names, name: &str) -> Result<(), Error> {
+    if names.principal(name).is_some() || name.is_empty() || name.contains(['{', '}', ' ']) {
+        return Err(Error::Setup(format!("name `{name}` is taken or invalid (names are unique, without spaces or braces)")));
+    }
+    Ok(())
+}
+
+/// Replaces `{name}` with `principal "<id>"`.
+pub(crate) fn substitute(text: &str, names: &Names) -> Result<String, Error> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else { break };
+        let name = &rest[start + 1..start + len];
+        // Candid record and variant braces contain spaces or `;` or `=`; a bare identifier is a placeholder.
+        let is_placeholder = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        out.push_str(&rest[..start]);
+        if is_placeholder {
+            let p = names.principal(name).ok_or_else(|| Error::Setup(format!("`{{{name}}}` names no actor or canister")))?;
+            out.push_str(&format!("principal \"{p}\""));
+        } else {
+            out.push_str(&rest[start..=start + len]);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Encodes Candid text with the types its literals name (for canisters whose interface is not known yet).
+pub(crate) fn untyped_args(text: &str) -> Result<Vec<u8>, Error> {
+    let args = candid_parser::parse_idl_args(text)
+        .map_err(|e| InterfaceError::Args { text: text.to_owned(), error: e.to_string() })?;
+    args.to_bytes().map_err(|e| Error::from(InterfaceError::Args { text: text.to_owned(), error: e.to_string() }))
+}
+
+/// Reads a canister's interface through its `__get_candid_interface_tmp_hack` query.
+fn fetch_interface(subnet: &mut Subnet, id: Principal, controller: Principal) -> Result<Interface, String> {
+    let reply = subnet
+        .query_call(id, controller, "__get_candid_interface_tmp_hack", candid::encode_args(()).expect("empty args"))
+        .map_err(|r| format!("no candid:service metadata and __get_candid_interface_tmp_hack failed: {}", r.reject_message))?;
+    let (did,): (String,) = candid::decode_args(&reply).map_err(|e| format!("__get_candid_interface_tmp_hack: {e}"))?;
+    Interface::parse(&did).map_err(|e| e.to_string())
+}
+
+/// The default reply of an impersonated method: the "smallest" well-typed value of its result types (what an
+/// honest but dull callee would say), or `()` when the types are unknown.
+pub(crate) fn default_reply(interface: Option<&Interface>, method: &str, principals: &[Principal]) -> Action {
+    let bytes = interface.and_then(|i| {
+        let m = i.method(method).ok()?;
+        let gen = ValueGen { env: &i.env, principals };
+        let args = gen.args(&mut arbitrary::Unstructured::new(&[]), &m.rets).ok()?;
+        args.to_bytes_with_types(&i.env, &m.rets).ok()
+    });
+    Action::Reply(bytes.unwrap_or_else(|| candid::encode_args(()).expect("empty args")))
+}

@@ -1,0 +1,165 @@
+//! A built-in fuzzing loop: coverage-guided mutation of scenario bytes, without libFuzzer.
+//!
+//! libFuzzer (through cargo-fuzz or the stable `libfuzzer-sys` binaries) is the fast path for long campaigns. This
+//! loop runs anywhere, deterministically from a seed, bounded by a number of executions — which is what the test
+//! suite, a quick `icfuzz fuzz`, and CI need. It keeps an input when it reaches canister blocks no earlier input
+//! reached (with `Config::coverage` on), and mutates kept inputs the way libFuzzer's basic mutators do.
+
+use std::collections::BTreeMap;
+
+use crate::environment::Error;
+use crate::oracle::Finding;
+use crate::runner::Harness;
+use crate::scenario::Scenario;
+
+/// How long to fuzz and from where.
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    /// Scenarios to run.
+    pub executions: u64,
+    /// Seed of the input generator: the same seed and environment give the same run.
+    pub seed: u64,
+    /// Longest input, in bytes.
+    pub max_input_len: usize,
+    /// Stop at the first finding.
+    pub stop_on_first: bool,
+}
+
+impl Default for FuzzOptions {
+    fn default() -> FuzzOptions {
+        FuzzOptions { executions: 1_000, seed: 0, max_input_len: 512, stop_on_first: true }
+    }
+}
+
+/// A finding with the input that produced it.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The finding.
+    pub finding: Finding,
+    /// The fuzzer bytes.
+    pub input: Vec<u8>,
+    /// The scenario they decode to.
+    pub scenario: Scenario,
+    /// Which execution found it (0-based).
+    pub execution: u64,
+}
+
+/// What a fuzzing run did.
+#[derive(Clone, Debug, Default)]
+pub struct FuzzReport {
+    /// Unique findings (by signature), first occurrence each.
+    pub findings: Vec<Found>,
+    /// Scenarios run.
+    pub executions: u64,
+    /// Inputs kept for new coverage.
+    pub corpus: Vec<Vec<u8>>,
+    /// Findings per signature, duplicates included.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// splitmix64: a tiny deterministic generator (the loop must not depend on host randomness).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Blocks hit so far in every instrumented module (0 without coverage).
+fn blocks_hit(harness: &Harness) -> usize {
+    harness.subnet().coverage().iter().map(|m| m.counters.blocks_hit()).sum()
+}
+
+/// Fuzzes the harness's environment.
+pub fn fuzz(harness: &mut Harness, options: &FuzzOptions) -> Result<FuzzReport, Error> {
+    let mut rng = Rng(options.seed);
+    let mut report = FuzzReport::default();
+    let mut covered = blocks_hit(harness);
+    for execution in 0..options.executions {
+        let input = next_input(&mut rng, &report.corpus, options.max_input_len);
+        let scenario = harness.generate(&input);
+        let result = harness.run(&scenario)?;
+        report.executions += 1;
+        let now = blocks_hit(harness);
+        if now > covered {
+            covered = now;
+            report.corpus.push(input.clone());
+        }
+        if let Some(finding) = result.finding {
+            let signature = finding.signature();
+            let count = report.counts.entry(signature).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                report.findings.push(Found { finding, input, scenario, execution });
+                if options.stop_on_first {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A fresh random input half the time (or while the corpus is empty), else a mutated corpus entry.
+fn next_input(rng: &mut Rng, corpus: &[Vec<u8>], max_len: usize) -> Vec<u8> {
+    if corpus.is_empty() || rng.below(2) == 0 {
+        let len = 8 + rng.below(max_len.saturating_sub(8).max(1));
+        return rng.bytes(len);
+    }
+    let mut input = corpus[rng.below(corpus.len())].clone();
+    for _ in 0..1 + rng.below(4) {
+        mutate(rng, &mut input, corpus, max_len);
+    }
+    input
+}
+
+fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize) {
+    match rng.below(6) {
+        0 if !input.is_empty() => {
+            let i = rng.below(input.len());
+            input[i] ^= 1 << rng.below(8);
+        }
+        1 if !input.is_empty() => {
+            let i = rng.below(input.len());
+            input[i] = rng.next() as u8;
+        }
+        2 => {
+            let at = rng.below(input.len() + 1);
+            let len = 1 + rng.below(16);
+            let chunk = rng.bytes(len);
+            input.splice(at..at, chunk);
+        }
+        3 if input.len() > 1 => {
+            let at = rng.below(input.len());
+            let len = 1 + rng.below((input.len() - at).min(16));
+            input.drain(at..at + len);
+        }
+        4 => {
+            // Splice: a prefix of this input, the suffix of another (steps from both).
+            let other = &corpus[rng.below(corpus.len())];
+            let cut = rng.below(input.len() + 1);
+            let from = rng.below(other.len() + 1);
+            input.truncate(cut);
+            input.extend_from_slice(&other[from..]);
+        }
+        _ => {
+            let len = 1 + rng.below(32);
+            let chunk = rng.bytes(len);
+            input.extend(chunk);
+        }
+    }
+    input.truncate(max_len);
+}

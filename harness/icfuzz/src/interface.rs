@@ -1,0 +1,147 @@
+//! Candid interfaces of canisters: where they come from and what the fuzzer needs of them.
+//!
+//! An interface is read from a `.did` file, from the module's `candid:service` metadata section, or from the
+//! canister's own `__get_candid_interface_tmp_hack` query (in that order of preference, as `dfx` does).
+
+use candid::types::{FuncMode, Type, TypeEnv};
+use candid::IDLArgs;
+
+/// A method of a canister's interface.
+#[derive(Clone, Debug)]
+pub struct Method {
+    /// The method name.
+    pub name: String,
+    /// Argument types.
+    pub args: Vec<Type>,
+    /// Result types.
+    pub rets: Vec<Type>,
+    /// `query` or `composite_query` (not callable as an update through ingress state changes).
+    pub query: bool,
+}
+
+/// A parsed Candid service: its methods and the types they refer to.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    /// Named types the method types refer to.
+    pub env: TypeEnv,
+    /// Methods in the order of the service definition.
+    pub methods: Vec<Method>,
+    /// Init argument types (empty when the service is not a class).
+    pub init_args: Vec<Type>,
+}
+
+/// Errors reading an interface or encoding values against it.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfaceError {
+    /// The Candid text does not parse or type-check.
+    #[error("invalid Candid interface: {0}")]
+    Parse(String),
+    /// The interface has no service.
+    #[error("the Candid interface defines no service")]
+    NoService,
+    /// No method of that name.
+    #[error("the interface has no method `{0}`")]
+    NoMethod(String),
+    /// Candid arguments do not parse or do not match the types.
+    #[error("Candid arguments {text:?}: {error}")]
+    Args {
+        /// The argument text.
+        text: String,
+        /// What is wrong.
+        error: String,
+    },
+}
+
+impl Interface {
+    /// Parses a `.did` text (a service or a service class).
+    pub fn parse(did: &str) -> Result<Interface, InterfaceError> {
+        let (init_args, (env, service)) = candid_parser::utils::instantiate_candid(candid_parser::utils::CandidSource::Text(did))
+            .map_err(|e| {
+                if e.to_string().contains("no main service") {
+                    InterfaceError::NoService
+                } else {
+                    InterfaceError::Parse(e.to_string())
+                }
+            })?;
+        let mut methods = Vec::new();
+        for (name, ty) in env.as_service(&service).map_err(|e| InterfaceError::Parse(e.to_string()))? {
+            let func = env.as_func(ty).map_err(|e| InterfaceError::Parse(e.to_string()))?;
+            methods.push(Method {
+                name: name.clone(),
+                args: func.args.clone(),
+                rets: func.rets.clone(),
+                query: func.modes.iter().any(|m| matches!(m, FuncMode::Query | FuncMode::CompositeQuery)),
+            });
+        }
+        Ok(Interface { env, methods, init_args })
+    }
+
+    /// The interface in a module's `candid:service` metadata (public or private custom section), if any.
+    pub fn from_wasm_metadata(wasm: &[u8]) -> Option<Result<Interface, InterfaceError>> {
+        let wasm = maybe_gunzip(wasm)?;
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            let Ok(payload) = payload else { return None };
+            if let wasmparser::Payload::CustomSection(section) = payload {
+                if matches!(section.name(), "icp:public candid:service" | "icp:private candid:service") {
+                    return Some(match std::str::from_utf8(section.data()) {
+                        Ok(text) => Interface::parse(text),
+                        Err(_) => Err(InterfaceError::Parse("candid:service metadata is not UTF-8".into())),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// The method called `name`.
+    pub fn method(&self, name: &str) -> Result<&Method, InterfaceError> {
+        self.methods.iter().find(|m| m.name == name).ok_or_else(|| InterfaceError::NoMethod(name.to_owned()))
+    }
+
+    /// Update methods (the ones ingress and attacker calls may change state through).
+    pub fn updates(&self) -> impl Iterator<Item = &Method> {
+        self.methods.iter().filter(|m| !m.query)
+    }
+
+    /// Encodes Candid text (e.g. `(principal "aaaaa-aa", 5)`) as arguments of the given types.
+    pub fn encode_args(&self, text: &str, types: &[Type]) -> Result<Vec<u8>, InterfaceError> {
+        encode_args(&self.env, text, types)
+    }
+
+    /// Decodes bytes as values of the given types and prints them as Candid text (`None` if they do not decode).
+    pub fn decode_to_text(&self, bytes: &[u8], types: &[Type]) -> Option<String> {
+        IDLArgs::from_bytes_with_types(bytes, &self.env, types).ok().map(|args| args.to_string())
+    }
+}
+
+/// Encodes Candid text as arguments of the given types in `env`.
+pub fn encode_args(env: &TypeEnv, text: &str, types: &[Type]) -> Result<Vec<u8>, InterfaceError> {
+    let error = |error: String| InterfaceError::Args { text: text.to_owned(), error };
+    let args = candid_parser::parse_idl_args(text).map_err(|e| error(e.to_string()))?;
+    let args = args.annotate_types(true, env, types).map_err(|e| error(e.to_string()))?;
+    args.to_bytes_with_types(env, types).map_err(|e| error(e.to_string()))
+}
+
+/// Candid text of arbitrary bytes: decoded without types if they are Candid, else as a blob literal.
+pub fn bytes_to_text(bytes: &[u8]) -> String {
+    match IDLArgs::from_bytes(bytes) {
+        Ok(args) => args.to_string(),
+        Err(_) if bytes.len() > 64 => format!("<{} bytes, not Candid: {}…>", bytes.len(), hex_prefix(bytes)),
+        Err(_) => format!("<{} bytes, not Candid: {}>", bytes.len(), hex_prefix(bytes)),
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    crate::adversary::hex_bytes::hex(&bytes[..bytes.len().min(32)])
+}
+
+/// A gzip-compressed module (as dfx ships them) is decompressed (up to 256 MiB); anything else is used as is.
+fn maybe_gunzip(wasm: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::io::Read;
+    if !wasm.starts_with(&[0x1f, 0x8b]) {
+        return Some(std::borrow::Cow::Borrowed(wasm));
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(wasm).take(256 << 20).read_to_end(&mut out).ok()?;
+    Some(std::borrow::Cow::Owned(out))
+}

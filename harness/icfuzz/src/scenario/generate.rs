@@ -1,0 +1,198 @@
+//! From fuzzer bytes to a scenario.
+//!
+//! Every step is valid by construction (wasmtime's `generators/api.rs` habit): actors, canisters, methods and
+//! adversaries are drawn from the environment, arguments from the methods' Candid types, so no input is wasted
+//! on a scenario that cannot run. A swarm of switches drawn first turns whole step kinds off for one input, which
+//! lets some inputs concentrate on, say, interleavings without faults.
+
+use arbitrary::{Result, Unstructured};
+
+use super::values::ValueGen;
+use super::{Scenario, ScriptAction, Step};
+use crate::runner::Harness;
+
+/// Options of the scenario generator.
+#[derive(Clone, Debug)]
+pub struct GeneratorOptions {
+    /// Most steps in one scenario.
+    pub max_steps: usize,
+    /// Allow system faults (SYS_TRANSIENT, shedding).
+    pub faults: bool,
+    /// Allow stopping and starting canisters.
+    pub stop_start: bool,
+}
+
+impl Default for GeneratorOptions {
+    fn default() -> GeneratorOptions {
+        GeneratorOptions { max_steps: 24, faults: true, stop_start: true }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Call,
+    Attack,
+    Deliver,
+    RunUntilQuiet,
+    Script,
+    Release,
+    AdvanceTime,
+    Fault,
+    Stop,
+    Start,
+    Upgrade,
+}
+
+/// Oversized reply sizes: around the 2 MiB response limit, and smaller ones that add up.
+const OVERSIZED: &[u64] = &[1 << 10, 64 << 10, 1 << 20, (2 << 20) - 1000, 2 << 20, (2 << 20) + 1];
+/// Time steps: a second, past a typical timer, past a bounded-wait timeout, past the 5-minute stop timeout, an hour.
+const SECONDS: &[u64] = &[1, 10, 61, 301, 3_600];
+
+/// Decodes a scenario for `harness`'s environment from fuzzer bytes. Never fails: running out of bytes ends it.
+pub fn generate(harness: &Harness, data: &[u8]) -> Scenario {
+    let mut u = Unstructured::new(data);
+    let mut steps = Vec::new();
+    let _ = generate_steps(harness, &mut u, &mut steps);
+    Scenario::new(steps)
+}
+
+fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> Result<()> {
+    let options = &h.generator;
+    let has_adversaries = !h.adversaries.is_empty();
+    let callable = h.canisters.iter().any(|c| c.target && c.callable_methods().next().is_some());
+    let upgradable = h.canisters.iter().any(|c| c.upgradable);
+    let candidates = [
+        (Kind::Call, 24, callable && !h.actors.is_empty()),
+        (Kind::Attack, 10, callable && has_adversaries),
+        (Kind::Deliver, 22, true),
+        (Kind::RunUntilQuiet, 8, true),
+        (Kind::Script, 16, has_adversaries),
+        (Kind::Release, 4, has_adversaries),
+        (Kind::AdvanceTime, 5, true),
+        (Kind::Fault, 5, options.faults),
+        (Kind::Stop, 2, options.stop_start),
+        (Kind::Start, 2, options.stop_start),
+        (Kind::Upgrade, 2, upgradable),
+    ];
+    // Swarm: each kind is on for this input with probability 3/4; delivering and calling stay on.
+    let swarm: u16 = u.arbitrary()?;
+    let kinds: Vec<(Kind, u32)> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _, ok))| *ok && (matches!(k, Kind::Call | Kind::Deliver) || swarm >> i & 3 != 0))
+        .map(|(_, (k, w, _))| (*k, *w))
+        .collect();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let total: u32 = kinds.iter().map(|(_, w)| w).sum();
+    let scope = h.principal_scope();
+    while steps.len() < options.max_steps && !u.is_empty() {
+        let mut pick = u.int_in_range(0..=total - 1)?;
+        let kind = kinds
+            .iter()
+            .find(|(_, w)| {
+                if pick < *w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map(|(k, _)| *k)
+            .expect("pick < total");
+        steps.push(step(h, u, kind, &scope)?);
+    }
+    Ok(())
+}
+
+fn step(h: &Harness, u: &mut Unstructured, kind: Kind, scope: &[candid::Principal]) -> Result<Step> {
+    Ok(match kind {
+        Kind::Call => {
+            let (canister, method, args) = call(h, u, scope)?;
+            let actor = u.choose(&h.actors)?.0.clone();
+            Step::Call { actor, canister, method, args }
+        }
+        Kind::Attack => {
+            let (canister, method, args) = call(h, u, scope)?;
+            let attacker = u.choose(&h.adversaries)?.name.clone();
+            Step::Attack { attacker, canister, method, args, bounded_wait: u.ratio(1u8, 4)? }
+        }
+        Kind::Deliver => Step::Deliver { choice: u.int_in_range(0..=7u32)? },
+        Kind::RunUntilQuiet => Step::RunUntilQuiet,
+        Kind::Script => {
+            let a = u.choose(&h.adversaries)?;
+            let method = u.choose(&a.methods)?.clone();
+            let action = action(h, u, a, &method, scope, 0)?;
+            // A reply is typed by its method; other actions may serve whichever call comes next.
+            let any = !matches!(action, ScriptAction::Reply { .. }) && u.ratio(1u8, 4)?;
+            // A sticky call-back would call back on every call, recursing without end; it stays a one-off.
+            let sticky = !any && !matches!(action, ScriptAction::CallBack { .. }) && u.ratio(1u8, 3)?;
+            Step::Script { adversary: a.name.clone(), method: (!any).then_some(method), action, sticky }
+        }
+        Kind::Release => Step::Release { adversary: u.choose(&h.adversaries)?.name.clone() },
+        Kind::AdvanceTime => Step::AdvanceTime { seconds: *u.choose(SECONDS)? },
+        Kind::Fault => Step::Fault { choice: u.int_in_range(0..=7u32)? },
+        Kind::Stop => Step::Stop { canister: u.choose(&h.canisters)?.name.clone() },
+        Kind::Start => Step::Start { canister: u.choose(&h.canisters)?.name.clone() },
+        Kind::Upgrade => {
+            let upgradable: Vec<&String> = h.canisters.iter().filter(|c| c.upgradable).map(|c| &c.name).collect();
+            Step::Upgrade { canister: (*u.choose(&upgradable)?).clone() }
+        }
+    })
+}
+
+/// A call of a target's method with generated arguments: (canister, method, Candid text).
+fn call(h: &Harness, u: &mut Unstructured, scope: &[candid::Principal]) -> Result<(String, String, String)> {
+    let targets: Vec<_> = h.canisters.iter().filter(|c| c.target && c.callable_methods().next().is_some()).collect();
+    let c = u.choose(&targets)?;
+    let methods: Vec<_> = c.callable_methods().collect();
+    let m = u.choose(&methods)?;
+    let gen = ValueGen { env: &c.interface.env, principals: scope };
+    let args = gen.args(u, &m.args)?;
+    Ok((c.name.clone(), m.name.clone(), args.to_string()))
+}
+
+fn action(
+    h: &Harness,
+    u: &mut Unstructured,
+    a: &crate::runner::AdversaryInfo,
+    method: &str,
+    scope: &[candid::Principal],
+    depth: usize,
+) -> Result<ScriptAction> {
+    // Holds and call-backs nest one level: their follow-up is a plain answer.
+    let choice = if depth > 0 { u.int_in_range(0..=3u8)? } else { u.int_in_range(0..=9u8)? };
+    Ok(match choice {
+        0 | 1 => reply(u, a, method, scope)?,
+        2 => ScriptAction::Reject { message: "adversary rejects".into() },
+        3 => ScriptAction::Garbage { len: *u.choose(&[0u32, 1, 7, 16, 64])?, seed: u.arbitrary()? },
+        4 => ScriptAction::Oversized { len: *u.choose(OVERSIZED)? },
+        5 => ScriptAction::Trap { message: "adversary traps".into() },
+        6 => ScriptAction::Hold {
+            release_after_seconds: if u.ratio(2u8, 3)? { None } else { Some(*u.choose(SECONDS)?) },
+            then: Box::new(action(h, u, a, method, scope, depth + 1)?),
+        },
+        _ => {
+            let (canister, callee_method, args) = call(h, u, scope)?;
+            ScriptAction::CallBack {
+                canister,
+                to_caller: u.ratio(3u8, 4)?,
+                method: callee_method,
+                args,
+                bounded_wait: u.ratio(1u8, 4)?,
+                then: Box::new(action(h, u, a, method, scope, depth + 1)?),
+            }
+        }
+    })
+}
+
+/// A well-typed reply when the impersonated interface is known, else `()`.
+fn reply(u: &mut Unstructured, a: &crate::runner::AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
+    let typed = a.interface.as_ref().and_then(|i| i.method(method).ok().map(|m| (i, m)));
+    let value = match typed {
+        Some((i, m)) => ValueGen { env: &i.env, principals: scope }.args(u, &m.rets)?.to_string(),
+        None => "()".to_owned(),
+    };
+    Ok(ScriptAction::Reply { value })
+}

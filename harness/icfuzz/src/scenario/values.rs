@@ -1,0 +1,133 @@
+//! Candid values generated from types, for method arguments and adversary replies.
+//!
+//! Hand-written rather than `candid_parser::random` because the fuzzer needs two things that generator lacks:
+//! principals drawn from the scenario's actors and canisters (so an argument can point the target at an
+//! adversary), and numbers biased towards the values that matter for canister logic (0, 1, small amounts,
+//! boundaries). Every choice is one `Unstructured` draw, so a small change of the input bytes changes one value.
+
+use arbitrary::{Result, Unstructured};
+use candid::types::{Type, TypeEnv, TypeInner};
+use candid::types::value::{IDLField, IDLValue, VariantValue};
+use candid::{IDLArgs, Int, Nat, Principal};
+
+/// Deepest nesting of generated values; below it, options are `null` and vectors empty.
+const MAX_DEPTH: usize = 5;
+/// Longest generated vector.
+const MAX_VEC: usize = 4;
+
+/// Generates values of Candid types.
+pub struct ValueGen<'a> {
+    /// Types the generated types refer to.
+    pub env: &'a TypeEnv,
+    /// Principals to draw from, with the first ones (adversaries, then users) drawn most often.
+    pub principals: &'a [Principal],
+}
+
+/// Numbers worth trying first: identities, small amounts, powers of ten and type boundaries (filtered by width).
+const INTERESTING: &[u64] = &[0, 1, 2, 3, 5, 10, 11, 50, 100, 101, 1000, 10_000, 1_000_000, 1 << 31, u32::MAX as u64, 1 << 63, u64::MAX];
+
+impl ValueGen<'_> {
+    /// Arguments for a method taking `types`.
+    pub fn args(&self, u: &mut Unstructured, types: &[Type]) -> Result<IDLArgs> {
+        let args = types.iter().map(|t| self.value(u, t, 0)).collect::<Result<Vec<_>>>()?;
+        Ok(IDLArgs { args })
+    }
+
+    fn unsigned(&self, u: &mut Unstructured, max: u64) -> Result<u64> {
+        Ok(match u.int_in_range(0..=3u8)? {
+            0..=2 => {
+                let candidates: Vec<u64> = INTERESTING.iter().copied().filter(|&v| v <= max).collect();
+                *u.choose(&candidates)?
+            }
+            _ => u.int_in_range(0..=max)?,
+        })
+    }
+
+    fn signed(&self, u: &mut Unstructured, min: i64, max: i64) -> Result<i64> {
+        Ok(match u.int_in_range(0..=4u8)? {
+            0 => *u.choose(&[0, 1, -1, min, max])?,
+            1..=2 => self.unsigned(u, max as u64)? as i64,
+            _ => u.int_in_range(min..=max)?,
+        })
+    }
+
+    fn text(&self, u: &mut Unstructured) -> Result<String> {
+        // Lengths around common validation limits (8, 32, 64, 256) matter more than the characters.
+        let len = *u.choose(&[0usize, 1, 5, 8, 9, 32, 33, 64, 65, 100, 256, 257, 1000])?;
+        let seed: u8 = u.arbitrary()?;
+        Ok((0..len).map(|i| (b'a' + ((seed as usize + i) % 26) as u8) as char).collect())
+    }
+
+    fn principal(&self, u: &mut Unstructured) -> Result<Principal> {
+        if self.principals.is_empty() || u.ratio(1u8, 16)? {
+            return Ok(Principal::anonymous());
+        }
+        // Earlier principals (adversaries first) are likelier: half of the draws go to the first one.
+        if u.ratio(1u8, 2)? {
+            return Ok(self.principals[0]);
+        }
+        Ok(*u.choose(self.principals)?)
+    }
+
+    /// A value of type `ty`.
+    pub fn value(&self, u: &mut Unstructured, ty: &Type, depth: usize) -> Result<IDLValue> {
+        Ok(match ty.as_ref() {
+            TypeInner::Null => IDLValue::Null,
+            TypeInner::Bool => IDLValue::Bool(u.arbitrary()?),
+            TypeInner::Nat => IDLValue::Nat(Nat::from(self.unsigned(u, u64::MAX)?)),
+            TypeInner::Int => IDLValue::Int(Int::from(self.signed(u, i64::MIN, i64::MAX)?)),
+            TypeInner::Nat8 => IDLValue::Nat8(self.unsigned(u, u8::MAX as u64)? as u8),
+            TypeInner::Nat16 => IDLValue::Nat16(self.unsigned(u, u16::MAX as u64)? as u16),
+            TypeInner::Nat32 => IDLValue::Nat32(self.unsigned(u, u32::MAX as u64)? as u32),
+            TypeInner::Nat64 => IDLValue::Nat64(self.unsigned(u, u64::MAX)?),
+            TypeInner::Int8 => IDLValue::Int8(self.signed(u, i8::MIN as i64, i8::MAX as i64)? as i8),
+            TypeInner::Int16 => IDLValue::Int16(self.signed(u, i16::MIN as i64, i16::MAX as i64)? as i16),
+            TypeInner::Int32 => IDLValue::Int32(self.signed(u, i32::MIN as i64, i32::MAX as i64)? as i32),
+            TypeInner::Int64 => IDLValue::Int64(self.signed(u, i64::MIN, i64::MAX)?),
+            TypeInner::Float32 => IDLValue::Float32(self.signed(u, -1000, 1000)? as f32),
+            TypeInner::Float64 => IDLValue::Float64(self.signed(u, -1000, 1000)? as f64),
+            TypeInner::Text => IDLValue::Text(self.text(u)?),
+            TypeInner::Reserved => IDLValue::Reserved,
+            // No value has type `empty`: a method taking one cannot be called; callers filter those out.
+            TypeInner::Empty | TypeInner::Unknown | TypeInner::Future => IDLValue::Null,
+            TypeInner::Knot(_) | TypeInner::Var(_) => {
+                let resolved = self.env.trace_type(ty).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+                self.value(u, &resolved, depth + 1)?
+            }
+            TypeInner::Opt(inner) => {
+                if depth >= MAX_DEPTH || u.ratio(1u8, 3)? {
+                    IDLValue::None
+                } else {
+                    IDLValue::Opt(Box::new(self.value(u, inner, depth + 1)?))
+                }
+            }
+            TypeInner::Vec(inner) => {
+                if matches!(self.env.trace_type(inner).map(|t| t.as_ref().clone()), Ok(TypeInner::Nat8)) {
+                    let len = *u.choose(&[0usize, 1, 4, 32, 64, 100])?;
+                    IDLValue::Blob((0..len).map(|_| u.arbitrary()).collect::<Result<_>>()?)
+                } else {
+                    let len = if depth >= MAX_DEPTH { 0 } else { u.int_in_range(0..=MAX_VEC)? };
+                    IDLValue::Vec((0..len).map(|_| self.value(u, inner, depth + 1)).collect::<Result<_>>()?)
+                }
+            }
+            TypeInner::Record(fields) => IDLValue::Record(
+                fields
+                    .iter()
+                    .map(|f| Ok(IDLField { id: (*f.id).clone(), val: self.value(u, &f.ty, depth + 1)? }))
+                    .collect::<Result<_>>()?,
+            ),
+            TypeInner::Variant(fields) => {
+                if fields.is_empty() {
+                    return Err(arbitrary::Error::IncorrectFormat);
+                }
+                let index = u.choose_index(fields.len())?;
+                let field = &fields[index];
+                let val = self.value(u, &field.ty, depth + 1)?;
+                IDLValue::Variant(VariantValue(Box::new(IDLField { id: (*field.id).clone(), val }), index as u64))
+            }
+            TypeInner::Principal => IDLValue::Principal(self.principal(u)?),
+            TypeInner::Service(_) | TypeInner::Class(..) => IDLValue::Service(self.principal(u)?),
+            TypeInner::Func(_) => IDLValue::Func(self.principal(u)?, "method".to_owned()),
+        })
+    }
+}
