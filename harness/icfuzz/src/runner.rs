@@ -269,6 +269,28 @@ impl Harness {
                 MessageKind::Request { method, .. } | MessageKind::Response { method, .. } if method == adversary::PARK_METHOD)
     }
 
+    /// Lets every held call (of one adversary, or of all) poll once: a released one (or one whose release time has
+    /// come) goes on with its action, the others park again. Delivers the polls pending now and the answers to
+    /// them, never the fresh polls they send, so this ends.
+    fn poll_holds(&mut self, adversary: Option<Principal>) -> Result<(), String> {
+        let of = |p: &PendingMessage| adversary.is_none_or(|a| p.from == a);
+        let Some(last) = self.subnet.pending().iter().filter(|p| self.is_park(p) && of(p)).map(|p| p.seq).max() else {
+            return Ok(());
+        };
+        for _ in 0..MAX_DELIVERIES_PER_DRAIN {
+            let next = self.subnet.pending().into_iter().find(|p| {
+                self.is_park(p)
+                    && of(p)
+                    && (p.seq <= last || matches!(p.kind, MessageKind::Response { .. }))
+            });
+            match next {
+                Some(p) => self.subnet.deliver(p.delivery).map_err(|e| format!("polling held calls: {e}"))?,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     /// Messages a `Deliver` step chooses among: everything pending but held calls' polls.
     pub fn deliverable(&self) -> Vec<PendingMessage> {
         self.subnet.pending().into_iter().filter(|p| !self.is_park(p)).collect()
@@ -430,30 +452,13 @@ impl Harness {
             Step::Release { adversary } => {
                 let a = self.adversary_by_name(adversary)?.id;
                 self.control(a, "icfuzz_release", Encode!(&None::<u64>).expect("encodes")).map_err(Error::Setup)?;
-                // Released calls learn it at their next poll: deliver the polls (and only them) until none is left
-                // that a released hold is waiting on. Each hold has at most one poll in flight.
-                for _ in 0..MAX_DELIVERIES_PER_DRAIN {
-                    let polls: Vec<Delivery> = self
-                        .subnet
-                        .pending()
-                        .into_iter()
-                        .filter(|p| self.is_park(p) && p.from == a)
-                        .map(|p| p.delivery)
-                        .collect();
-                    let Some(first) = polls.first() else { break };
-                    self.subnet.deliver(*first).map_err(|e| Error::Setup(format!("release: {e}")))?;
-                    let holds: Vec<u64> = self
-                        .subnet
-                        .query_call(a, self.controller, "icfuzz_holds", Encode!().expect("encodes"))
-                        .ok()
-                        .and_then(|r| candid::decode_one(&r).ok())
-                        .unwrap_or_default();
-                    if holds.is_empty() {
-                        break;
-                    }
-                }
+                self.poll_holds(Some(a)).map_err(Error::Setup)?;
             }
-            Step::AdvanceTime { seconds } => self.subnet.advance_time(seconds.saturating_mul(1_000_000_000)),
+            Step::AdvanceTime { seconds } => {
+                self.subnet.advance_time(seconds.saturating_mul(1_000_000_000));
+                // Holds with a release time ("reply late") notice the time at their next poll.
+                self.poll_holds(None).map_err(Error::Setup)?;
+            }
             Step::Fault { choice } => {
                 let faults = self.subnet.faults();
                 if faults.is_empty() {

@@ -1,0 +1,129 @@
+//! The adversary canister acts out each scripted behaviour, as seen by the canister that calls it.
+
+use icfuzz::ScriptAction;
+use icfuzz::Step;
+
+use crate::*;
+
+fn withdraw_from_evil() -> Step {
+    call("alice", "bank", "withdraw", "({evil}, 10 : nat64)")
+}
+
+#[test]
+fn replies_with_a_well_typed_value() {
+    let mut h = bank();
+    let e = run(&mut h, vec![script(ScriptAction::Reply { value: "(7 : nat64)".into() }), withdraw_from_evil()]);
+    assert_eq!(last_result(&e, "withdraw"), Ok(90), "{}", icfuzz::report::render_trace(&e));
+}
+
+#[test]
+fn unscripted_calls_get_the_default_well_typed_reply() {
+    let mut h = bank();
+    let e = run(&mut h, vec![withdraw_from_evil()]);
+    assert_eq!(last_result(&e, "withdraw"), Ok(90));
+}
+
+#[test]
+fn garbage_does_not_decode() {
+    let mut h = bank();
+    let e = run(&mut h, vec![script(ScriptAction::Garbage { len: 16, seed: 3 }), withdraw_from_evil()]);
+    let err = last_result(&e, "withdraw").unwrap_err();
+    assert!(err.contains("not a nat64"), "{err}");
+}
+
+#[test]
+fn oversized_replies_up_to_the_limit_arrive_and_past_it_fail() {
+    let mut h = bank();
+    // Exactly 2 MiB is a valid (huge) Candid text: it arrives, and does not decode as a nat64.
+    let e = run(&mut h, vec![script(ScriptAction::Oversized { len: 2 << 20 }), withdraw_from_evil()]);
+    let err = last_result(&e, "withdraw").unwrap_err();
+    assert!(err.contains("not a nat64"), "{err}");
+    // One byte more and the adversary's own reply traps: the bank sees CANISTER_ERROR.
+    let e = run(&mut h, vec![script(ScriptAction::Oversized { len: (2 << 20) + 1 }), withdraw_from_evil()]);
+    let err = last_result(&e, "withdraw").unwrap_err();
+    assert!(err.contains("ledger transfer failed") && !err.contains("not a nat64"), "{err}");
+}
+
+#[test]
+fn rejects_and_traps_reach_the_caller_as_rejects() {
+    let mut h = bank();
+    let e = run(&mut h, vec![script(ScriptAction::Reject { message: "evil says no".into() }), withdraw_from_evil()]);
+    let err = last_result(&e, "withdraw").unwrap_err();
+    assert!(err.contains("evil says no"), "{err}");
+    let e = run(&mut h, vec![script(ScriptAction::Trap { message: "evil traps".into() }), withdraw_from_evil()]);
+    let err = last_result(&e, "withdraw").unwrap_err();
+    assert!(err.contains("evil traps"), "{err}");
+}
+
+#[test]
+fn a_held_call_stays_open_until_released() {
+    let mut h = bank_env().oracles(icfuzz::Oracles { cannot_stop: false, ..Default::default() }).build().unwrap();
+    let hold = ScriptAction::Hold { release_after_seconds: None, then: Box::new(ScriptAction::Reply { value: "(1 : nat64)".into() }) };
+    let e = run(&mut h, vec![script(hold.clone()), withdraw_from_evil(), Step::RunUntilQuiet, Step::AdvanceTime { seconds: 3600 }]);
+    assert!(e.calls.iter().all(|c| c.method != "withdraw"), "held: the withdrawal never completes");
+    assert_eq!(h.subnet().open_call_contexts(h.names().principal("bank").unwrap()).unwrap(), 1);
+    let e = run(&mut h, vec![script(hold), withdraw_from_evil(), Step::RunUntilQuiet, Step::Release { adversary: "evil".into() }]);
+    assert_eq!(last_result(&e, "withdraw"), Ok(90), "released, it replies: {}", icfuzz::report::render_trace(&e));
+}
+
+#[test]
+fn a_late_reply_comes_once_its_time_has_passed() {
+    let mut h = bank_env().oracles(icfuzz::Oracles { cannot_stop: false, ..Default::default() }).build().unwrap();
+    let late = ScriptAction::Hold { release_after_seconds: Some(60), then: Box::new(ScriptAction::Reply { value: "(1 : nat64)".into() }) };
+    let steps = vec![script(late), withdraw_from_evil(), Step::RunUntilQuiet, Step::AdvanceTime { seconds: 10 }];
+    let e = run(&mut h, steps.clone());
+    assert!(e.calls.iter().all(|c| c.method != "withdraw"), "10 s in, still waiting");
+    let mut later = steps;
+    later.push(Step::AdvanceTime { seconds: 60 });
+    let e = run(&mut h, later);
+    assert_eq!(last_result(&e, "withdraw"), Ok(90), "{}", icfuzz::report::render_trace(&e));
+}
+
+#[test]
+fn a_call_back_reenters_the_caller_before_the_reply() {
+    let mut h = bank();
+    let reenter = ScriptAction::CallBack {
+        canister: "bank".into(),
+        to_caller: true,
+        method: "deposit".into(),
+        args: "(5 : nat64)".into(),
+        bounded_wait: false,
+        then: Box::new(ScriptAction::Reply { value: "(1 : nat64)".into() }),
+    };
+    let e = run(&mut h, vec![script(reenter), withdraw_from_evil(), Step::RunUntilQuiet]);
+    // The deposit ran during the withdrawal's await, and the withdrawal then wrote back its stale read: the
+    // reentrant deposit is lost (100 - 10, not 105 - 10).
+    assert_eq!(last_result(&e, "withdraw"), Ok(90));
+    let trace = icfuzz::report::render_trace(&e);
+    assert!(trace.contains("deliver evil → bank: request deposit"), "{trace}");
+}
+
+#[test]
+fn an_attacker_canister_calls_as_itself() {
+    let mut h = bank();
+    let e = run(
+        &mut h,
+        vec![Step::Attack {
+            attacker: "evil".into(),
+            canister: "bank".into(),
+            method: "deposit".into(),
+            args: "(1 : nat64)".into(),
+            bounded_wait: false,
+        }],
+    );
+    let record = e.calls.iter().find(|c| c.method == "deposit").expect("the attack completed");
+    assert_eq!(record.caller, h.names().principal("evil").unwrap());
+    assert_eq!(candid::decode_one::<u64>(record.result.as_ref().unwrap()).unwrap(), 101);
+}
+
+#[test]
+fn impersonation_rejects_too_many_or_clashing_methods() {
+    let module = wasm("adversary");
+    let many: Vec<String> = (0..=icfuzz::adversary::SLOTS).map(|i| format!("m{i}")).collect();
+    assert!(icfuzz::adversary::impersonate(&module, &many).is_err());
+    assert!(icfuzz::adversary::impersonate(&module, &["a".into(), "a".into()]).is_err());
+    assert!(icfuzz::adversary::impersonate(&module, &["icfuzz_script".into()]).is_err());
+    assert!(icfuzz::adversary::impersonate(&wasm("ledger"), &["transfer".into()]).is_err(), "not the adversary");
+    let aliased = icfuzz::adversary::impersonate(&module, &["transfer".into()]).unwrap();
+    icfuzz::engine::validate_module(&aliased).expect("still a valid canister module");
+}

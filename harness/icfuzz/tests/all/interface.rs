@@ -1,0 +1,52 @@
+//! Candid interfaces: from a .did, from module metadata; setup errors are clear.
+
+use icfuzz::interface::Interface;
+use icfuzz::{CanisterSpec, Environment};
+use icfuzz_test_canisters::wasm;
+
+const BANK_DID: &str = include_str!("../../../../canisters/bank/bank.did");
+
+#[test]
+fn reads_a_did_and_the_candid_service_metadata() {
+    let from_did = Interface::parse(BANK_DID).unwrap();
+    assert!(from_did.method("withdraw").unwrap().args.len() == 2);
+    assert!(from_did.method("balance").unwrap().query);
+    // The same text in a `candid:service` custom section, as dfx adds it.
+    let mut module = wasm("bank");
+    let name = "icp:public candid:service";
+    let mut content = vec![name.len() as u8];
+    content.extend_from_slice(name.as_bytes());
+    content.extend_from_slice(BANK_DID.as_bytes());
+    module.push(0); // custom section id
+    let mut size = content.len();
+    while size >= 0x80 {
+        module.push((size & 0x7f) as u8 | 0x80);
+        size >>= 7;
+    }
+    module.push(size as u8);
+    module.extend_from_slice(&content);
+    let from_metadata = Interface::from_wasm_metadata(&module).expect("present").unwrap();
+    let names = |i: &Interface| i.methods.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&from_metadata), names(&from_did));
+    assert!(Interface::from_wasm_metadata(&wasm("bank")).is_none());
+}
+
+#[test]
+fn bad_interfaces_and_arguments_are_clear_errors() {
+    assert!(Interface::parse("service : { broken").unwrap_err().to_string().contains("invalid Candid"));
+    let e = Environment::builder()
+        .canister(CanisterSpec::new("bank", wasm("bank")).target())
+        .build()
+        .err()
+        .expect("no interface anywhere");
+    assert!(e.to_string().contains("has no Candid interface"), "{e}");
+    let e = Environment::builder()
+        .canister(CanisterSpec::new("bank", wasm("bank")).did(BANK_DID).target())
+        .setup("bank", "deposit", "(\"not a number\")")
+        .build()
+        .err()
+        .expect("bad setup arguments");
+    assert!(e.to_string().contains("not a number"), "{e}");
+    let e = Environment::builder().canister(CanisterSpec::new("bank", wasm("bank")).did(BANK_DID)).build().err().expect("no target");
+    assert!(e.to_string().contains("no canister is a target"), "{e}");
+}

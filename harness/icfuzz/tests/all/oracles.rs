@@ -1,0 +1,110 @@
+//! The built-in oracles fire on the bugs they name, and invariants are checked when they should be.
+
+use icfuzz::oracle::invariants::invariant;
+use icfuzz::{FindingKind, Oracles, ScriptAction, Step};
+
+use crate::*;
+
+#[test]
+fn a_trap_after_an_await_is_a_trap_in_callback() {
+    let mut h = bank();
+    let e = run(&mut h, vec![call("alice", "bank", "withdraw_then_trap", "({ledger}, 10 : nat64)"), Step::RunUntilQuiet]);
+    let f = e.finding.expect("found");
+    assert_eq!(f.kind, FindingKind::TrapInCallback, "{f}");
+    assert_eq!((f.canister.as_deref(), f.method.as_deref()), (Some("bank"), Some("withdraw_then_trap")));
+    // Off, the same scenario is clean.
+    let mut h = bank_env().oracles(Oracles { trap_in_callback: false, ..Oracles::default() }).build().unwrap();
+    let e = run(&mut h, vec![call("alice", "bank", "withdraw_then_trap", "({ledger}, 10 : nat64)"), Step::RunUntilQuiet]);
+    assert_eq!(e.finding, None);
+}
+
+#[test]
+fn a_canister_waiting_forever_on_a_callee_cannot_stop() {
+    let mut h = bank();
+    let hold = ScriptAction::Hold { release_after_seconds: None, then: Box::new(ScriptAction::Reply { value: "(1 : nat64)".into() }) };
+    let e = run(&mut h, vec![script(hold.clone()), call("alice", "bank", "withdraw", "({evil}, 10 : nat64)")]);
+    let f = e.finding.expect("found");
+    assert_eq!(f.kind, FindingKind::CannotStop, "{f}");
+    assert!(f.message.contains("waiting on evil"), "{f}");
+    // Released in time, the same call is fine.
+    let e = run(
+        &mut h,
+        vec![script(hold), call("alice", "bank", "withdraw", "({evil}, 10 : nat64)"), Step::RunUntilQuiet, Step::Release { adversary: "evil".into() }],
+    );
+    assert_eq!(e.finding, None, "{}", icfuzz::report::render_trace(&e));
+}
+
+#[test]
+fn invariants_run_after_every_step_and_at_quiescence_only_when_idle() {
+    let balance_is_100 = invariant("balance is 100", |w| {
+        let (b,): (u64,) = w.query("bank", "balance", ())?;
+        if b == 100 { Ok(()) } else { Err(format!("balance {b}")) }
+    });
+    let mut h = bank_env().invariant(balance_is_100).build().unwrap();
+    let e = run(&mut h, vec![call("alice", "bank", "deposit", "(1 : nat64)"), Step::Deliver { choice: 0 }]);
+    let f = e.finding.expect("found");
+    assert_eq!((f.kind, f.step, f.message.as_str()), (FindingKind::Invariant, 1, "balance 101"));
+
+    // At quiescence: with the withdrawal waiting on the ledger, the stale state is not checked; once idle, it is.
+    let idle_only = invariant("balance is 100 when idle", |w| {
+        let (b,): (u64,) = w.query("bank", "balance", ())?;
+        if b == 100 { Ok(()) } else { Err(format!("balance {b}")) }
+    })
+    .at_quiescence();
+    let mut h = bank_env().invariant(idle_only).build().unwrap();
+    let steps = vec![call("alice", "bank", "withdraw", "({ledger}, 10 : nat64)"), Step::Deliver { choice: 0 }];
+    let e = run(&mut h, steps);
+    let f = e.finding.expect("found at the end, once idle");
+    assert_eq!(f.step, 2, "{f}");
+}
+
+#[test]
+fn a_stopped_canister_is_not_a_violation_of_invariants_that_query_it() {
+    let always_fails_if_checked = invariant("queries the bank", |w| {
+        let (_,): (u64,) = w.query("bank", "balance", ())?;
+        Err("checked".into())
+    });
+    let mut h = bank_env().invariant(always_fails_if_checked).build().unwrap();
+    let e = run(&mut h, vec![Step::Stop { canister: "bank".into() }]);
+    // The stop step leaves the bank stopped: the query cannot run, the invariant is skipped. Not vacuous: starting
+    // it again makes the invariant run and fail.
+    assert_eq!(e.finding, None);
+    let e = run(&mut h, vec![Step::Stop { canister: "bank".into() }, Step::Start { canister: "bank".into() }]);
+    assert_eq!(e.finding.map(|f| f.message), Some("checked".into()));
+}
+
+#[test]
+fn access_control_and_locks_have_their_own_kinds() {
+    let mut h = bank_env().invariant(icfuzz::oracle::invariants::only_callers("bank", "deposit", &["alice"])).build().unwrap();
+    let e = run(&mut h, vec![call("anonymous", "bank", "deposit", "(1 : nat64)"), Step::RunUntilQuiet]);
+    assert_eq!(e.finding.map(|f| f.kind), Some(FindingKind::AccessControl));
+    let e = run(&mut h, vec![call("alice", "bank", "deposit", "(1 : nat64)"), Step::RunUntilQuiet]);
+    assert_eq!(e.finding, None);
+
+    // ic-cdk releases a guard held across an await when the code after it traps (cleanup): no lock finding.
+    let mut h = bank_env()
+        .oracles(Oracles { trap_in_callback: false, ..Oracles::default() })
+        .invariant(icfuzz::oracle::invariants::lock_released("bank", "is_locked"))
+        .build()
+        .unwrap();
+    let e = run(&mut h, vec![call("alice", "bank", "locked_call", "({ledger})"), Step::RunUntilQuiet]);
+    assert_eq!(e.finding, None, "{}", icfuzz::report::render_trace(&e));
+    // Held across an await that never ends, the lock is never checked (nothing is idle) and the stop check fires.
+    let hold = ScriptAction::Hold { release_after_seconds: None, then: Box::new(ScriptAction::Reply { value: "(0 : nat64)".into() }) };
+    let e = run(&mut h, vec![script(hold), call("alice", "bank", "locked_call", "({evil})")]);
+    assert_eq!(e.finding.map(|f| f.kind), Some(FindingKind::CannotStop));
+}
+
+#[test]
+fn a_run_is_deterministic_and_its_trace_readable() {
+    let mut h = bank();
+    let scenario = h.generate(&[7; 300]);
+    let a = h.run(&scenario).unwrap();
+    let b = h.run(&scenario).unwrap();
+    assert_eq!(a.trace, b.trace);
+    let text = icfuzz::report::render_trace(&a);
+    assert!(text.starts_with("step 1: "), "{text}");
+    let json = scenario.to_json();
+    assert_eq!(icfuzz::Scenario::from_json(&json).unwrap(), scenario);
+    assert!(icfuzz::Scenario::from_json("{\"steps\": 5}").unwrap_err().contains("not an icfuzz scenario"));
+}
