@@ -10,6 +10,7 @@
 //! [`Config::coverage`]: crate::engine::Config::coverage
 
 use std::collections::BTreeSet;
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::engine::{set_compare_hook, CoverageCounters, Subnet};
@@ -103,19 +104,28 @@ fn forward_compare(value: u64, constant: u64, width: u8) {
 
 /// Sets up a fuzz target's harness once (`init:` of `libfuzzer_sys::fuzz_target!`): registers its canister coverage
 /// with libFuzzer when the harness's subnet collects coverage. Used by [`fuzz_target!`](crate::fuzz_target).
-pub fn install(slot: &Mutex<Option<crate::Harness>>, harness: crate::Harness, hooks: Hooks) {
+///
+/// The harness lives in a thread-local slot: libFuzzer runs `init` and every input on its main thread, and a
+/// harness is not `Send` (Candid types are reference-counted).
+pub fn install(slot: &'static std::thread::LocalKey<RefCell<Option<crate::Harness>>>, harness: crate::Harness, hooks: Hooks) {
     if harness.subnet().config().coverage {
         register(harness.subnet(), hooks);
     }
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(harness);
+    slot.with(|s| *s.borrow_mut() = Some(harness));
 }
 
 /// Runs one libFuzzer input: decodes it into a scenario and runs it. On a finding, writes the scenario as JSON
 /// next to the crash file libFuzzer is about to write (`<artifact_prefix>crash-<sha1>.json`), prints the trace,
 /// and panics, which libFuzzer reports as a crash.
-pub fn run_input(slot: &Mutex<Option<crate::Harness>>, data: &[u8]) {
-    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
-    let harness = guard.as_mut().expect("icfuzz::libfuzzer::install ran in the fuzz target's init");
+pub fn run_input(slot: &'static std::thread::LocalKey<RefCell<Option<crate::Harness>>>, data: &[u8]) {
+    slot.with(|s| {
+        let mut guard = s.borrow_mut();
+        let harness = guard.as_mut().expect("icfuzz::libfuzzer::install ran in the fuzz target's init");
+        run_in(harness, data);
+    });
+}
+
+fn run_in(harness: &mut crate::Harness, data: &[u8]) {
     let scenario = harness.generate(data);
     let execution = match harness.run(&scenario) {
         Ok(execution) => execution,
@@ -162,8 +172,10 @@ fn sha1_hex(data: &[u8]) -> String {
 #[macro_export]
 macro_rules! fuzz_target {
     ($build:expr) => {
-        static ICFUZZ_HARNESS: ::std::sync::Mutex<::std::option::Option<$crate::Harness>> =
-            ::std::sync::Mutex::new(None);
+        ::std::thread_local! {
+            static ICFUZZ_HARNESS: ::std::cell::RefCell<::std::option::Option<$crate::Harness>> =
+                const { ::std::cell::RefCell::new(None) };
+        }
         ::libfuzzer_sys::fuzz_target!(
             init: {
                 let harness: $crate::Harness = $build;

@@ -329,8 +329,13 @@ impl Harness {
         let mut trace = Vec::new();
         for (index, step) in scenario.steps.iter().enumerate() {
             let mut lines = Vec::new();
+            let calls_before = run.calls.len();
             self.apply(index, step, &mut run, &mut lines)?;
-            let finding = self.after_step(index, &mut run, &mut lines);
+            // Steps that only submit a message or script an adversary change no state an invariant can read (a
+            // call refused at submission completes at once, though: invariants read completed calls).
+            let may_change = !matches!(step, Step::Script { .. } | Step::Call { .. } | Step::Attack { .. })
+                || run.calls.len() > calls_before;
+            let finding = self.after_step(index, &mut run, &mut lines, may_change);
             trace.push(TraceEntry { step: Some(index), title: step.to_string(), lines });
             if let Some(finding) = finding {
                 return Ok(Execution { trace, finding: Some(finding), calls: run.calls, steps_run: index + 1 });
@@ -346,7 +351,7 @@ impl Harness {
                 false
             }
         };
-        let mut finding = self.after_step(end, &mut run, &mut lines);
+        let mut finding = self.after_step(end, &mut run, &mut lines, true);
         // The stop check needs a subnet that can settle; one that keeps messaging proves nothing either way.
         if finding.is_none() && self.oracles.cannot_stop && quiet {
             finding = self.check_stoppable(end, &mut run, &mut lines);
@@ -539,8 +544,9 @@ impl Harness {
     }
 
     /// Records what the step did, then checks built-in oracles and invariants. Returns the first finding.
-    fn after_step(&mut self, index: usize, run: &mut Run, lines: &mut Vec<String>) -> Option<Finding> {
+    fn after_step(&mut self, index: usize, run: &mut Run, lines: &mut Vec<String>, may_change: bool) -> Option<Finding> {
         let events = self.subnet.take_events();
+        let calls_before = run.calls.len();
         let mut finding = None;
         for event in &events {
             if let Some(line) = self.describe(event) {
@@ -629,7 +635,7 @@ impl Harness {
         if finding.is_none() {
             finding = self.check_memory(index);
         }
-        if finding.is_none() {
+        if finding.is_none() && (may_change || run.calls.len() > calls_before) {
             finding = self.check_invariants(index, run);
         }
         if let Some(f) = &finding {
@@ -739,7 +745,7 @@ impl Harness {
                 return None;
             }
             if self.subnet.canister_status(id).ok() != Some(CanisterStatus::Stopped) {
-                let waiting = self.waiting_on(id);
+                let waiting = self.holders();
                 let open = self.subnet.open_call_contexts(id).unwrap_or(0);
                 let finding = Finding {
                     kind: FindingKind::CannotStop,
@@ -760,8 +766,8 @@ impl Harness {
         None
     }
 
-    /// ", waiting on <adversary>" when an adversary holds calls (the usual reason a context stays open).
-    fn waiting_on(&mut self, _id: Principal) -> String {
+    /// ", waiting on <adversary>" for each adversary that holds calls (the usual reason a context stays open).
+    fn holders(&mut self) -> String {
         let mut holders = Vec::new();
         for a in &self.adversaries {
             let holds: Vec<u64> = self
