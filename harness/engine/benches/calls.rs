@@ -22,7 +22,8 @@ struct Bare {
 
 fn memory<'a>(caller: &'a mut Caller<'_, Bare>) -> (&'a mut [u8], &'a Bare) {
     let Some(Extern::Memory(m)) = caller.get_export("memory") else { panic!("the canister exports its memory") };
-    m.data_and_store_mut(caller)
+    let (data, state) = m.data_and_store_mut(caller);
+    (data, &*state)
 }
 
 fn bare_rate(wasm: &[u8], method: &str, arg: &[u8]) -> f64 {

@@ -23,6 +23,7 @@ pub struct SubnetSnapshot {
     next_canister_index: u64,
     streams: BTreeMap<(Principal, Principal), VecDeque<Queued>>,
     ingress: BTreeMap<MessageId, Ingress>,
+    received: std::collections::BTreeSet<MessageId>,
     next_message: u64,
     next_seq: u64,
     rand_counter: u64,
@@ -84,6 +85,7 @@ impl Subnet {
             next_canister_index: self.next_canister_index,
             streams: self.streams.clone(),
             ingress: self.ingress.clone(),
+            received: self.received.clone(),
             next_message: self.next_message,
             next_seq: self.next_seq,
             rand_counter: self.rand_counter,
@@ -130,6 +132,7 @@ impl Subnet {
         self.next_canister_index = snapshot.next_canister_index;
         self.streams.clone_from(&snapshot.streams);
         self.ingress.clone_from(&snapshot.ingress);
+        self.received.clone_from(&snapshot.received);
         self.next_message = snapshot.next_message;
         self.next_seq = snapshot.next_seq;
         self.rand_counter = snapshot.rand_counter;

@@ -13,7 +13,7 @@
 //! [`Subnet::pending`] lists exactly these choices; [`Subnet::deliver`] runs one. [`Subnet::run_until_quiet`]
 //! and [`Subnet::await_call`] deliver in the default order: oldest message first.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use sha2::{Digest, Sha256};
 
@@ -342,6 +342,9 @@ pub struct Subnet {
     pub(crate) next_canister_index: u64,
     pub(crate) streams: BTreeMap<(Principal, Principal), VecDeque<Queued>>,
     pub(crate) ingress: BTreeMap<MessageId, Ingress>,
+    /// Ingress messages not delivered yet (`IngressStatus::Received`): the ingress history keeps every message, so
+    /// scheduling must not scan it.
+    pub(crate) received: BTreeSet<MessageId>,
     pub(crate) next_message: u64,
     pub(crate) next_seq: u64,
     pub(crate) rand_counter: u64,
@@ -364,6 +367,7 @@ impl Subnet {
             next_canister_index: 0,
             streams: BTreeMap::new(),
             ingress: BTreeMap::new(),
+            received: BTreeSet::new(),
             next_message: 0,
             next_seq: 0,
             rand_counter: 0,
@@ -634,6 +638,7 @@ impl Subnet {
             id,
             Ingress { seq, sender, canister, method: method.to_owned(), arg, status: IngressStatus::Received },
         );
+        self.received.insert(id);
         self.events.push(Event::IngressSubmitted { id, sender, canister, method: method.to_owned() });
         Ok(id)
     }
@@ -744,9 +749,9 @@ impl Subnet {
     /// Every message that may be delivered next, oldest first. Only choices the IC could make are listed.
     pub fn pending(&self) -> Vec<PendingMessage> {
         let mut out: Vec<PendingMessage> = self
-            .ingress
+            .received
             .iter()
-            .filter(|(_, i)| i.status == IngressStatus::Received)
+            .map(|id| (id, &self.ingress[id]))
             .map(|(id, i)| PendingMessage {
                 delivery: Delivery::Ingress(*id),
                 seq: i.seq,
@@ -851,7 +856,7 @@ impl Subnet {
     /// don't count: "quiet" means no message and no due timer.
     pub fn has_pending(&self) -> bool {
         self.streams.values().any(|q| !q.is_empty())
-            || self.ingress.values().any(|i| i.status == IngressStatus::Received)
+            || !self.received.is_empty()
             || !self.expired.is_empty()
             || self.canisters.iter().any(|(&id, c)| self.timer_due(id, c))
     }
@@ -916,6 +921,7 @@ impl Subnet {
                     return Err(EngineError::NotPending(delivery));
                 }
                 ingress.status = IngressStatus::Processing;
+                self.received.remove(&id);
                 let (seq, sender, canister, method, arg) =
                     (ingress.seq, ingress.sender, ingress.canister, ingress.method.clone(), std::mem::take(&mut ingress.arg));
                 self.events.push(Event::Delivered {
@@ -1022,12 +1028,7 @@ impl Subnet {
     }
 
     fn next_default_delivery(&self) -> Option<Delivery> {
-        let ingress = self
-            .ingress
-            .iter()
-            .filter(|(_, i)| i.status == IngressStatus::Received)
-            .map(|(id, i)| (i.seq, Delivery::Ingress(*id)))
-            .min();
+        let ingress = self.received.iter().map(|id| (self.ingress[id].seq, Delivery::Ingress(*id))).min();
         let stream = self
             .streams
             .iter()

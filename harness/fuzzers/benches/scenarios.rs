@@ -3,6 +3,9 @@
 //! `cargo bench -p icfuzz-fuzzers --bench scenarios` (results in BENCHMARKS.md). Inputs are random bytes from a
 //! fixed seed, so runs are comparable; each scenario restores the snapshot, applies its steps with the oracles
 //! after each, and runs the end checks.
+//!
+//! Profiling knobs: `ICFUZZ_BENCH_RUNS` (scenarios per example), `ICFUZZ_BENCH_DETAIL=1` (memory per canister,
+//! time by step kind and restore work), `ICFUZZ_BENCH_EMPTY=1` (the fixed cost: empty scenarios only).
 
 #![allow(clippy::disallowed_types)]
 
@@ -47,7 +50,9 @@ fn main() {
             harness.run(s).expect("runs");
         }
         for c in harness.canisters().iter().map(|c| (c.name.clone(), c.id)).chain(harness.adversaries().iter().map(|a| (a.name.clone(), a.id))) {
-            println!("    {} memory {} KiB", c.0, harness.subnet().memory_bytes(c.1).unwrap_or(0) / 1024);
+            if std::env::var_os("ICFUZZ_BENCH_DETAIL").is_some() {
+                println!("    {} memory {} KiB", c.0, harness.subnet().memory_bytes(c.1).unwrap_or(0) / 1024);
+            }
         }
         let mut slowest = (0f64, 0usize);
         let start = Instant::now();
