@@ -1,5 +1,6 @@
 //! Resident memory over a long campaign: 1,000,000 executions, each from a restored snapshot, mixing the paths a
-//! fuzzer takes (committed updates, traps that roll back, queries, memory growth that forces an instance rebuild).
+//! fuzzer takes (committed updates, traps that roll back, queries, and one execution in ten growing memory, which
+//! forces an instance rebuild).
 //!
 //! Run with `cargo bench -p icfuzz-engine --bench soak` (`ICFUZZ_SOAK_EXECUTIONS` overrides the count). Prints the
 //! resident set size after warm-up and at the end; the target is growth under 10% after warm-up.
@@ -36,7 +37,13 @@ fn main() {
     let start = Instant::now();
     for i in 0..executions {
         subnet.restore(&snapshot).expect("restores");
-        let program = &programs[(i % programs.len() as u64) as usize];
+        // Mostly plain updates and traps; every tenth execution grows memory (the rebuild path), as fuzzing does
+        // when queries or traps grow a heap.
+        let program = &programs[match i % 20 {
+            0 => 2,
+            10 => 3,
+            n => (n % 2) as usize,
+        }];
         let _ = subnet.update_call(uc, user, "update", program.clone());
         if i % 7 == 0 {
             let _ = subnet.query_call(uc, user, "query", query.clone());

@@ -32,6 +32,9 @@ fn main() {
     let mut fixed = example.harness(Twin::Fixed);
     let report = fuzz(&mut fixed, &FuzzOptions { stop_on_first: false, ..options }).expect("the campaign runs");
     println!("{} scenarios, {} finding(s)", report.executions, report.findings.len());
+    for warning in &report.never_replied {
+        println!("  warning: {warning}");
+    }
     for f in &report.findings {
         println!("  {}", f.finding);
     }

@@ -55,6 +55,9 @@ pub struct FuzzReport {
     pub corpus: Vec<Vec<u8>>,
     /// Findings per signature, duplicates included.
     pub counts: BTreeMap<String, u64>,
+    /// Methods of targets that were called at least 10 times and never replied: a campaign in which every call
+    /// fails (wrong setup, an always-trapping method) proves little, and is said so instead of passing silently.
+    pub never_replied: Vec<String>,
 }
 
 /// splitmix64: a tiny deterministic generator (the loop must not depend on host randomness).
@@ -110,6 +113,12 @@ pub fn fuzz(harness: &mut Harness, options: &FuzzOptions) -> Result<FuzzReport, 
             }
         }
     }
+    report.never_replied = harness
+        .stats
+        .iter()
+        .filter(|(_, s)| s.calls >= 10 && s.replies == 0)
+        .map(|((canister, method), s)| format!("{canister}.{method}: {} calls, none replied ({} traps)", s.calls, s.traps))
+        .collect();
     Ok(report)
 }
 

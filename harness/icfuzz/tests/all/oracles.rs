@@ -108,3 +108,21 @@ fn a_run_is_deterministic_and_its_trace_readable() {
     assert_eq!(icfuzz::Scenario::from_json(&json).unwrap(), scenario);
     assert!(icfuzz::Scenario::from_json("{\"steps\": 5}").unwrap_err().contains("not an icfuzz scenario"));
 }
+
+#[test]
+fn a_campaign_where_a_method_never_succeeds_says_so() {
+    // `withdraw_then_trap` traps after every transfer; with the trap-in-callback oracle off nothing is found, and
+    // the report must not let that pass silently.
+    let mut h = bank_env()
+        .oracles(Oracles { trap_in_callback: false, cannot_stop: false, ..Oracles::default() })
+        .build()
+        .unwrap();
+    let options = icfuzz::fuzz::FuzzOptions { executions: 300, stop_on_first: false, ..Default::default() };
+    let report = icfuzz::fuzz::fuzz(&mut h, &options).unwrap();
+    assert!(
+        report.never_replied.iter().any(|w| w.starts_with("bank.withdraw_then_trap:")),
+        "{:?}",
+        report.never_replied
+    );
+    assert!(!report.never_replied.iter().any(|w| w.starts_with("bank.deposit:")), "{:?}", report.never_replied);
+}
