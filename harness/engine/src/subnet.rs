@@ -176,6 +176,8 @@ pub enum Event {
         entry: String,
         /// The execution kind (`update`, `reply callback`, ...).
         mode: &'static str,
+        /// The method of the call context it ran in (for a callback: the method whose code awaited).
+        method: String,
         /// Instructions used.
         instructions: u64,
         /// `None` if it returned, the trap's message otherwise.
@@ -697,6 +699,7 @@ impl Subnet {
             canister,
             entry: export,
             mode: api.mode_name(),
+            method: method.to_owned(),
             instructions: executed.instructions,
             trap: executed.result.as_ref().err().map(|t| t.message.clone()),
             code: executed.result.as_ref().err().map(|t| t.code),
@@ -1377,7 +1380,7 @@ impl Subnet {
         };
         let executed = execution::run(&self.runtime, code, &entry, exec, persist);
         let trap = executed.result.clone().err();
-        self.record_execution(id, &entry, api, executed.instructions, &executed.exec.logs, trap.as_ref());
+        self.record_execution(id, &entry, &ctx.method, api, executed.instructions, &executed.exec.logs, trap.as_ref());
         if let Some(ctx) = self.canisters.get_mut(&id).and_then(|c| c.contexts.get_mut(&context)) {
             ctx.instructions += executed.instructions;
         }
@@ -1416,7 +1419,7 @@ impl Subnet {
         let entry = Entry::Callback { fun, env };
         let executed = execution::run(&self.runtime, code, &entry, exec, Persist::Keep);
         let trap = executed.result.clone().err();
-        self.record_execution(id, &entry, ApiType::Cleanup, executed.instructions, &executed.exec.logs, trap.as_ref());
+        self.record_execution(id, &entry, &ctx.method, ApiType::Cleanup, executed.instructions, &executed.exec.logs, trap.as_ref());
         if trap.is_none() {
             let c = self.canisters.get_mut(&id).expect("exists");
             c.global_timer = executed.exec.global_timer;
@@ -1429,6 +1432,7 @@ impl Subnet {
         &mut self,
         id: CanisterId,
         entry: &Entry,
+        method: &str,
         api: ApiType,
         instructions: u64,
         logs: &[String],
@@ -1447,6 +1451,7 @@ impl Subnet {
             canister: id,
             entry: entry.to_string(),
             mode: api.mode_name(),
+            method: method.to_owned(),
             instructions,
             trap: trap.map(|t| t.message.clone()),
             code: trap.map(|t| t.code),

@@ -592,14 +592,9 @@ impl Harness {
                         run.calls.push(record);
                     }
                 }
-                Event::Executed { canister, entry, mode, trap: Some(message), code, .. } => {
+                Event::Executed { canister, mode, method, trap: Some(message), code, .. } => {
                     let Some(name) = self.target_name(canister) else { continue };
-                    let method = entry.rsplit(' ').next().unwrap_or(entry).to_owned();
-                    let method = if matches!(*mode, "reply callback" | "reject callback" | "cleanup") {
-                        self.callback_method(run, &name).unwrap_or(method)
-                    } else {
-                        method
-                    };
+                    let method = method.clone();
                     self.stats.entry((name.clone(), method.clone())).or_default().traps += 1;
                     if finding.is_some() {
                         continue;
@@ -642,11 +637,6 @@ impl Harness {
             lines.push(format!("FINDING: {f}"));
         }
         finding
-    }
-
-    /// The method whose callback ran: the oldest call to that canister still in flight.
-    fn callback_method(&self, run: &Run, canister: &str) -> Option<String> {
-        run.in_flight.values().find(|i| i.canister == canister).map(|i| i.method.clone())
     }
 
     fn check_memory(&mut self, index: usize) -> Option<Finding> {
@@ -844,10 +834,9 @@ impl Harness {
                 Some(format!("deliver {} → {}: {what}", n(from), n(to)))
             }
             Event::Executed { canister, entry, mode, trap, instructions, .. } => {
-                if self.is_adversary(canister) && (entry.contains("icfuzz_") && !entry.contains("icfuzz_slot") || mode.contains("query")) {
-                    return None;
-                }
-                if mode.contains("query") {
+                // Queries are the invariants' own; the adversary's control methods are plumbing.
+                let control = self.is_adversary(canister) && adversary::CONTROL_METHODS.iter().any(|m| entry.ends_with(m));
+                if mode.contains("query") || control {
                     return None;
                 }
                 Some(match trap {

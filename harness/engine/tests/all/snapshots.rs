@@ -54,3 +54,23 @@ fn restore_undoes_small_changes_to_a_large_heap() {
         }
     }
 }
+
+/// An instance rebuilt by a restore (its memory had grown) is the one later restores patch page by page.
+#[test]
+fn after_a_rebuild_restores_are_page_by_page_again() {
+    let mut s = subnet();
+    let a = install_uc(&mut s);
+    update(&mut s, a, Program::new().push_bytes(b"base").set_global().reply()).unwrap();
+    let before = s.state_hash(a).unwrap();
+    let snapshot = s.snapshot();
+    update(&mut s, a, Program::new().push_int(2).wasm_memory_grow().drop().reply()).unwrap();
+    assert_eq!(s.restore(&snapshot).unwrap().canisters_rebuilt, 1, "grown memory: rebuilt");
+    for round in 0..3u8 {
+        update(&mut s, a, Program::new().push_bytes(&[round; 10]).set_global().reply()).unwrap();
+        let stats = s.restore(&snapshot).unwrap();
+        assert_eq!(stats.canisters_rebuilt, 0, "round {round}: patched, not rebuilt");
+        assert!(stats.pages_copied > 0, "round {round}: the written pages were copied back");
+        assert_eq!(s.state_hash(a).unwrap(), before, "round {round}");
+        assert_eq!(global(&mut s, a), b"base");
+    }
+}
