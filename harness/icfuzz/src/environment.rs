@@ -36,10 +36,12 @@ pub struct CanisterSpec {
     name: String,
     wasm: Vec<u8>,
     did: Option<String>,
-    init_args: String,
+    init_args: Option<String>,
     target: bool,
     upgradable: bool,
     exclude: Vec<String>,
+    include: Option<Vec<String>>,
+    weights: std::collections::BTreeMap<String, u32>,
     cycles: Option<u128>,
 }
 
@@ -50,10 +52,12 @@ impl CanisterSpec {
             name: name.to_owned(),
             wasm,
             did: None,
-            init_args: "()".to_owned(),
+            init_args: None,
             target: false,
             upgradable: false,
             exclude: Vec::new(),
+            include: None,
+            weights: Default::default(),
             cycles: None,
         }
     }
@@ -65,8 +69,10 @@ impl CanisterSpec {
     }
 
     /// Init arguments as Candid text; `{name}` stands for `principal "<id>"` of a named actor or canister.
+    /// Without them, a canister whose interface declares init arguments gets the smallest well-typed values, with
+    /// principals naming adversaries first (so a canister configured with "the ledger" talks to an adversary).
     pub fn init_args(mut self, args: &str) -> Self {
-        self.init_args = args.to_owned();
+        self.init_args = Some(args.to_owned());
         self
     }
 
@@ -86,6 +92,18 @@ impl CanisterSpec {
     /// Never call this method from scenarios (e.g. controller-only setup methods).
     pub fn exclude(mut self, method: &str) -> Self {
         self.exclude.push(method.to_owned());
+        self
+    }
+
+    /// How often scenarios call this method relative to the others (default 1; 0 never calls it).
+    pub fn weight(mut self, method: &str, weight: u32) -> Self {
+        self.weights.insert(method.to_owned(), weight);
+        self
+    }
+
+    /// Call only these methods (every other update method is excluded).
+    pub fn include(mut self, methods: &[&str]) -> Self {
+        self.include = Some(methods.iter().map(|m| m.to_string()).collect());
         self
     }
 
@@ -307,7 +325,10 @@ impl EnvironmentBuilder {
                 Some(did) => Some(Interface::parse(did)?),
                 None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
             };
-            let init_text = substitute(&spec.init_args, &names)?;
+            let init_text = match &spec.init_args {
+                Some(text) => substitute(text, &names)?,
+                None => default_init_args(declared.as_ref(), &adversary_ids, &names),
+            };
             let init_arg = match &declared {
                 Some(i) if !i.init_args.is_empty() => i.encode_args(&init_text, &i.init_args)?,
                 _ => untyped_args(&init_text)?,
@@ -320,8 +341,18 @@ impl EnvironmentBuilder {
                 None => fetch_interface(&mut subnet, id, controller)
                     .map_err(|e| setup(format!("`{}` has no Candid interface: {e}; pass one with CanisterSpec::did", spec.name)))?,
             };
+            let mut exclude = spec.exclude.clone();
+            if let Some(include) = &spec.include {
+                for m in include {
+                    interface.method(m).map_err(|_| setup(format!("`{}` has no method `{m}` to include", spec.name)))?;
+                }
+                exclude.extend(interface.methods.iter().filter(|m| !include.contains(&m.name)).map(|m| m.name.clone()));
+            }
             for excluded in &spec.exclude {
                 interface.method(excluded).map_err(|_| setup(format!("`{}` has no method `{excluded}` to exclude", spec.name)))?;
+            }
+            for weighted in spec.weights.keys() {
+                interface.method(weighted).map_err(|_| setup(format!("`{}` has no method `{weighted}` to weigh", spec.name)))?;
             }
             canisters.push(CanisterInfo {
                 name: spec.name.clone(),
@@ -331,7 +362,8 @@ impl EnvironmentBuilder {
                 init_arg,
                 target: spec.target,
                 upgradable: spec.upgradable,
-                exclude: spec.exclude.clone(),
+                exclude,
+                weights: spec.weights.clone(),
             });
         }
         if !canisters.iter().any(|c| c.target) {
@@ -364,9 +396,8 @@ impl EnvironmentBuilder {
                     }
                 }
             }
-            if methods.is_empty() {
-                return Err(setup(format!("adversary `{}` impersonates no method", spec.name)));
-            }
+            // An adversary impersonating nothing still attacks and still is a principal canisters may be handed
+            // (calls to it are rejected by the system); zero-config discovery starts from there.
             let module = adversary::impersonate(wasm, &methods)?;
             subnet
                 .install_canister(id, &module, candid::encode_args(()).expect("empty args"), Some(controller))
@@ -389,6 +420,17 @@ fn check_name(names: &Names, name: &str) -> Result<(), Error> {
         return Err(Error::Setup(format!("name `{name}` is taken or invalid (names are unique, without spaces or braces)")));
     }
     Ok(())
+}
+
+/// The smallest well-typed init arguments (as Candid text), principals drawn from the adversaries first, then
+/// the other names; `()` when the interface declares none or is not known before installation.
+fn default_init_args(interface: Option<&Interface>, adversaries: &[Principal], names: &Names) -> String {
+    let Some(i) = interface.filter(|i| !i.init_args.is_empty()) else { return "()".to_owned() };
+    let mut scope = adversaries.to_vec();
+    let controller = controller_principal();
+    scope.extend(names.by_name.values().filter(|p| !adversaries.contains(p) && **p != Principal::anonymous() && **p != controller));
+    let gen = ValueGen { env: &i.env, principals: &scope };
+    gen.args(&mut arbitrary::Unstructured::new(&[]), &i.init_args).map(|a| a.to_string()).unwrap_or_else(|_| "()".to_owned())
 }
 
 /// Replaces `{name}` with `principal "<id>"`.

@@ -86,40 +86,105 @@ fn blocks_hit(harness: &Harness) -> usize {
     harness.subnet().coverage().iter().map(|m| m.counters.blocks_hit()).sum()
 }
 
-/// Fuzzes the harness's environment.
-pub fn fuzz(harness: &mut Harness, options: &FuzzOptions) -> Result<FuzzReport, Error> {
-    let mut rng = Rng(options.seed);
-    let mut report = FuzzReport::default();
-    let mut covered = blocks_hit(harness);
-    for execution in 0..options.executions {
-        let input = next_input(&mut rng, &report.corpus, options.max_input_len);
+/// What one execution of a [`Fuzzer`] did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The input run.
+    pub input: Vec<u8>,
+    /// It reached canister blocks no earlier input reached, and joined the corpus.
+    pub new_coverage: bool,
+    /// The finding, if it was the first of its signature (duplicates only count in [`FuzzReport::counts`]).
+    pub new_finding: Option<Found>,
+    /// The signature of any finding, new or duplicate.
+    pub signature: Option<String>,
+}
+
+/// The fuzzing loop, one execution at a time: for callers that need control between executions (a time limit, a
+/// status line, Ctrl-C, sharing inputs between workers). [`fuzz`] drives it for a number of executions.
+pub struct Fuzzer {
+    rng: Rng,
+    options: FuzzOptions,
+    covered: usize,
+    report: FuzzReport,
+}
+
+impl Fuzzer {
+    /// A fuzzer for `harness`'s environment (coverage already reached by the harness counts as seen).
+    pub fn new(harness: &Harness, options: FuzzOptions) -> Fuzzer {
+        Fuzzer { rng: Rng(options.seed), covered: blocks_hit(harness), options, report: FuzzReport::default() }
+    }
+
+    /// Runs one fresh or mutated input.
+    pub fn step(&mut self, harness: &mut Harness) -> Result<Outcome, Error> {
+        let input = next_input(&mut self.rng, &self.report.corpus, self.options.max_input_len);
+        self.run(harness, input)
+    }
+
+    /// Runs a given input (a seed from disk, an input another worker found); it joins the corpus if it reaches
+    /// new coverage, like any other.
+    pub fn run(&mut self, harness: &mut Harness, input: Vec<u8>) -> Result<Outcome, Error> {
         let scenario = harness.generate(&input);
         let result = harness.run(&scenario)?;
-        report.executions += 1;
+        let execution = self.report.executions;
+        self.report.executions += 1;
         let now = blocks_hit(harness);
-        if now > covered {
-            covered = now;
-            report.corpus.push(input.clone());
+        let new_coverage = now > self.covered;
+        if new_coverage {
+            self.covered = now;
+            self.report.corpus.push(input.clone());
         }
+        let mut outcome = Outcome { input, new_coverage, new_finding: None, signature: None };
         if let Some(finding) = result.finding {
             let signature = finding.signature();
-            let count = report.counts.entry(signature).or_insert(0);
+            let count = self.report.counts.entry(signature.clone()).or_insert(0);
             *count += 1;
             if *count == 1 {
-                report.findings.push(Found { finding, input, scenario, execution });
-                if options.stop_on_first {
-                    break;
-                }
+                let found = Found { finding, input: outcome.input.clone(), scenario, execution };
+                self.report.findings.push(found.clone());
+                outcome.new_finding = Some(found);
             }
+            outcome.signature = Some(signature);
         }
+        Ok(outcome)
     }
-    report.never_replied = harness
+
+    /// Canister blocks reached so far (0 without coverage).
+    pub fn coverage(&self) -> usize {
+        self.covered
+    }
+
+    /// What the loop did so far.
+    pub fn report(&self) -> &FuzzReport {
+        &self.report
+    }
+
+    /// The final report, with the methods that never replied (from the harness's statistics).
+    pub fn finish(mut self, harness: &Harness) -> FuzzReport {
+        self.report.never_replied = never_replied(harness);
+        self.report
+    }
+}
+
+/// Target methods called at least 10 times that never replied.
+pub fn never_replied(harness: &Harness) -> Vec<String> {
+    harness
         .stats
         .iter()
         .filter(|(_, s)| s.calls >= 10 && s.replies == 0)
         .map(|((canister, method), s)| format!("{canister}.{method}: {} calls, none replied ({} traps)", s.calls, s.traps))
-        .collect();
-    Ok(report)
+        .collect()
+}
+
+/// Fuzzes the harness's environment for `options.executions` scenarios.
+pub fn fuzz(harness: &mut Harness, options: &FuzzOptions) -> Result<FuzzReport, Error> {
+    let mut fuzzer = Fuzzer::new(harness, options.clone());
+    for _ in 0..options.executions {
+        let outcome = fuzzer.step(harness)?;
+        if outcome.new_finding.is_some() && options.stop_on_first {
+            break;
+        }
+    }
+    Ok(fuzzer.finish(harness))
 }
 
 /// A fresh random input half the time (or while the corpus is empty), else a mutated corpus entry.

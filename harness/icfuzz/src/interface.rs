@@ -78,19 +78,10 @@ impl Interface {
 
     /// The interface in a module's `candid:service` metadata (public or private custom section), if any.
     pub fn from_wasm_metadata(wasm: &[u8]) -> Option<Result<Interface, InterfaceError>> {
-        let wasm = maybe_gunzip(wasm)?;
-        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
-            let Ok(payload) = payload else { return None };
-            if let wasmparser::Payload::CustomSection(section) = payload {
-                if matches!(section.name(), "icp:public candid:service" | "icp:private candid:service") {
-                    return Some(match std::str::from_utf8(section.data()) {
-                        Ok(text) => Interface::parse(text),
-                        Err(_) => Err(InterfaceError::Parse("candid:service metadata is not UTF-8".into())),
-                    });
-                }
-            }
-        }
-        None
+        metadata_did(wasm).map(|text| match text {
+            Ok(text) => Interface::parse(&text),
+            Err(e) => Err(e),
+        })
     }
 
     /// The method called `name`.
@@ -144,4 +135,21 @@ fn maybe_gunzip(wasm: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(wasm).take(256 << 20).read_to_end(&mut out).ok()?;
     Some(std::borrow::Cow::Owned(out))
+}
+
+/// The `candid:service` metadata of a module (plain or gzipped), as text, if it has one.
+pub fn metadata_did(wasm: &[u8]) -> Option<Result<String, InterfaceError>> {
+    let wasm = maybe_gunzip(wasm)?;
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        let Ok(payload) = payload else { return None };
+        if let wasmparser::Payload::CustomSection(section) = payload {
+            if matches!(section.name(), "icp:public candid:service" | "icp:private candid:service") {
+                return Some(match std::str::from_utf8(section.data()) {
+                    Ok(text) => Ok(text.to_owned()),
+                    Err(_) => Err(InterfaceError::Parse("candid:service metadata is not UTF-8".into())),
+                });
+            }
+        }
+    }
+    None
 }

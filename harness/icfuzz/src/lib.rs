@@ -28,10 +28,12 @@
 pub use icfuzz_engine as engine;
 
 pub mod adversary;
+pub mod config;
 mod environment;
 pub mod fuzz;
 pub mod interface;
 pub mod libfuzzer;
+pub mod minimize;
 pub mod oracle;
 pub mod report;
 mod runner;

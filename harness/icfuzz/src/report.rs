@@ -62,3 +62,66 @@ pub fn render_trace(execution: &crate::Execution) -> String {
     }
     out
 }
+
+/// The source of a Rust `#[test]` that replays a finding's scenario in the environment of `config` (an
+/// `icfuzz.toml`, paths absolute) and fails while the finding (by signature) is still produced: a regression test
+/// that fails on the vulnerable canister and passes once it is fixed. `origin` says where the finding came from.
+pub fn regression_test(config: &std::path::Path, scenario: &crate::Scenario, finding: &crate::Finding, origin: &str) -> String {
+    let json = scenario.to_json();
+    let signature = finding.signature();
+    let hashes = "#".repeat(longest_hash_run(&json).max(longest_hash_run(&signature)) + 1);
+    let digest = sha1_smol::Sha1::from(json.as_bytes()).digest().to_string();
+    let mut name = format!(
+        "icfuzz_{}_{}_{}_{}",
+        finding.kind.id(),
+        finding.canister.as_deref().unwrap_or("env"),
+        finding.method.as_deref().unwrap_or(&finding.oracle),
+        &digest[..8]
+    )
+    .to_lowercase()
+    .chars()
+    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+    .collect::<String>();
+    while name.contains("__") {
+        name = name.replace("__", "_");
+    }
+    let finding_text = finding.to_string().replace('\n', " ");
+    format!(
+        r#"//! Regression test written by `icfuzz regress` from {origin}.
+//!
+//! Finding: {finding_text}
+//!
+//! The test replays the finding's scenario in the environment of the icfuzz configuration below and fails while
+//! the same finding (by signature) comes out: it fails on the vulnerable canister and passes once the canister is
+//! fixed and rebuilt. It needs `icfuzz` as a dev-dependency. `ICFUZZ_CONFIG` overrides the configuration path.
+
+const CONFIG: &str = {config:?};
+const SIGNATURE: &str = r{hashes}"{signature}"{hashes};
+const SCENARIO: &str = r{hashes}"{json}"{hashes};
+
+#[test]
+fn {name}() {{
+    let path = std::env::var("ICFUZZ_CONFIG").unwrap_or_else(|_| CONFIG.to_owned());
+    let loaded = icfuzz::config::Config::load(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{{e}}"));
+    let builder = loaded.builder(None, icfuzz::engine::Config::default()).unwrap_or_else(|e| panic!("{{e}}"));
+    let mut harness = builder.build().unwrap_or_else(|e| panic!("setting up the environment: {{e}}"));
+    let scenario = icfuzz::Scenario::from_json(SCENARIO).expect("the scenario is valid JSON");
+    let execution = harness.run(&scenario).unwrap_or_else(|e| panic!("running the scenario: {{e}}"));
+    if let Some(finding) = &execution.finding {{
+        assert_ne!(
+            finding.signature(),
+            SIGNATURE,
+            "the finding is still there:\n{{}}",
+            icfuzz::report::render_trace(&execution)
+        );
+    }}
+}}
+"#,
+        config = config.display().to_string(),
+    )
+}
+
+/// The longest run of `#` that follows a `"` in `text` (a raw string needs one more).
+fn longest_hash_run(text: &str) -> usize {
+    text.split('"').skip(1).map(|rest| rest.chars().take_while(|c| *c == '#').count()).max().unwrap_or(0)
+}

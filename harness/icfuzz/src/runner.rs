@@ -1,6 +1,6 @@
 //! The runner: applies a scenario's steps to the environment and checks the oracles after each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use candid::{Encode, Principal};
 use serde::Serialize;
@@ -39,12 +39,19 @@ pub struct CanisterInfo {
     pub upgradable: bool,
     /// Methods scenarios never call.
     pub exclude: Vec<String>,
+    /// Relative weights of methods in generated calls (unlisted methods weigh 1; 0 excludes).
+    pub weights: BTreeMap<String, u32>,
 }
 
 impl CanisterInfo {
     /// Update methods scenarios may call.
     pub fn callable_methods(&self) -> impl Iterator<Item = &crate::interface::Method> {
-        self.interface.updates().filter(|m| !self.exclude.contains(&m.name))
+        self.interface.updates().filter(|m| !self.exclude.contains(&m.name) && self.weight(&m.name) > 0)
+    }
+
+    /// The weight of a method in generated calls.
+    pub fn weight(&self, method: &str) -> u32 {
+        self.weights.get(method).copied().unwrap_or(1)
     }
 }
 
@@ -116,6 +123,10 @@ pub struct Harness {
     pub runs: u64,
     /// What the last snapshot restore had to do.
     pub last_restore: crate::engine::RestoreStats,
+    /// Methods canisters called on an adversary that does not impersonate them, as (adversary, method): the system
+    /// rejects those calls, so adding them to the adversary lets scenarios script their answers (zero-config
+    /// discovery of what a canister calls).
+    pub adversary_misses: BTreeSet<(String, String)>,
 }
 
 /// What the runner is waiting for on an ingress message.
@@ -163,6 +174,7 @@ impl Harness {
             stats: BTreeMap::new(),
             runs: 0,
             last_restore: Default::default(),
+            adversary_misses: BTreeSet::new(),
         }
     }
 
@@ -622,6 +634,13 @@ impl Harness {
                         }
                         _ => None,
                     };
+                }
+                Event::Delivered { to, kind: MessageKind::Request { method, .. }, .. } => {
+                    if let Some(a) = self.adversaries.iter().find(|a| a.id == *to) {
+                        if !a.methods.contains(method) && !adversary::CONTROL_METHODS.contains(&method.as_str()) {
+                            self.adversary_misses.insert((a.name.clone(), method.clone()));
+                        }
+                    }
                 }
                 _ => {}
             }

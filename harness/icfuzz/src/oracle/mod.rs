@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{CanisterId, Subnet};
 
+pub mod declarative;
 pub mod invariants;
 
 /// What kind of bug a finding is. The id (`ICF-…`) is stable across versions: triage groups by it.

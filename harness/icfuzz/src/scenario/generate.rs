@@ -59,6 +59,7 @@ pub fn generate(harness: &Harness, data: &[u8]) -> Scenario {
 fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> Result<()> {
     let options = &h.generator;
     let has_adversaries = !h.adversaries.is_empty();
+    let scriptable = h.adversaries.iter().any(|a| !a.methods.is_empty());
     let callable = h.canisters.iter().any(|c| c.target && c.callable_methods().next().is_some());
     let upgradable = h.canisters.iter().any(|c| c.upgradable);
     let candidates = [
@@ -66,8 +67,8 @@ fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
         (Kind::Attack, 10, callable && has_adversaries),
         (Kind::Deliver, 22, true),
         (Kind::RunUntilQuiet, 8, true),
-        (Kind::Script, 16, has_adversaries),
-        (Kind::Release, 4, has_adversaries),
+        (Kind::Script, 16, scriptable),
+        (Kind::Release, 4, scriptable),
         (Kind::AdvanceTime, 5, true),
         (Kind::Fault, 5, options.faults),
         (Kind::Stop, 2, options.stop_start),
@@ -121,7 +122,8 @@ fn step(h: &Harness, u: &mut Unstructured, kind: Kind, scope: &[candid::Principa
         Kind::Deliver => Step::Deliver { choice: u.int_in_range(0..=7u32)? },
         Kind::RunUntilQuiet => Step::RunUntilQuiet,
         Kind::Script => {
-            let a = u.choose(&h.adversaries)?;
+            let scriptable: Vec<_> = h.adversaries.iter().filter(|a| !a.methods.is_empty()).collect();
+            let a = *u.choose(&scriptable)?;
             let method = u.choose(&a.methods)?.clone();
             let action = action(h, u, a, &method, scope, 0)?;
             // A reply is typed by its method; other actions may serve whichever call comes next.
@@ -147,7 +149,24 @@ fn call(h: &Harness, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
     let targets: Vec<_> = h.canisters.iter().filter(|c| c.target && c.callable_methods().next().is_some()).collect();
     let c = u.choose(&targets)?;
     let methods: Vec<_> = c.callable_methods().collect();
-    let m = u.choose(&methods)?;
+    let m = if c.weights.is_empty() {
+        *u.choose(&methods)?
+    } else {
+        let total: u32 = methods.iter().map(|m| c.weight(&m.name)).sum();
+        let mut pick = u.int_in_range(0..=total - 1)?;
+        *methods
+            .iter()
+            .find(|m| {
+                let w = c.weight(&m.name);
+                if pick < w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .expect("pick < total")
+    };
     let gen = ValueGen { env: &c.interface.env, principals: scope };
     let args = gen.args(u, &m.args)?;
     Ok((c.name.clone(), m.name.clone(), args.to_string()))

@@ -1,0 +1,379 @@
+//! Invariants written as data (the `[[invariant]]` tables of `icfuzz.toml`): a query result compared with a
+//! constant or with another query, e.g. `ledger.balance_of({bank}) >= bank.liabilities()`.
+//!
+//! An operand is either a query, `canister.method(args)` with Candid text arguments (`{name}` placeholders stand
+//! for principals), optionally followed by a path into the reply (`.field`, `.0`, `.Ok`) and a factor (`* 10`),
+//! or a Candid literal (`100`, `false`, `"open"`, `principal "aaaaa-aa"`). Numbers of any Candid width compare
+//! as integers; anything else compares for (in)equality.
+
+use candid::types::value::{IDLField, IDLValue};
+use candid::types::Label;
+use candid::Int;
+
+use super::{FindingKind, Invariant, World};
+use crate::environment::substitute;
+use crate::interface::Interface;
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    /// Parses `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    pub fn parse(text: &str) -> Result<Op, String> {
+        Ok(match text.trim() {
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            other => return Err(format!("unknown comparison `{other}` (use ==, !=, <, <=, >, >=)")),
+        })
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Op::Eq => ordering == Equal,
+            Op::Ne => ordering != Equal,
+            Op::Lt => ordering == Less,
+            Op::Le => ordering != Greater,
+            Op::Gt => ordering == Greater,
+            Op::Ge => ordering != Less,
+        }
+    }
+}
+
+/// One step of a path into a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PathElem {
+    /// A record field or variant case by name.
+    Name(String),
+    /// A tuple position, a vector index, or the n-th of several return values.
+    Index(u32),
+}
+
+/// One side of a comparison.
+#[derive(Clone, Debug)]
+pub struct Operand {
+    text: String,
+    source: Source,
+    path: Vec<PathElem>,
+    factor: Option<Int>,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    Query {
+        canister: String,
+        method: String,
+        args: String,
+        /// The callee's Candid interface (source text), to encode the arguments with their declared types.
+        did: Option<String>,
+        /// The encoded arguments: placeholders name fixed principals, so they are encoded once per harness.
+        encoded: Option<Vec<u8>>,
+    },
+    Literal(IDLValue),
+}
+
+impl Operand {
+    /// Parses an operand. `did_of(canister)` gives the Candid interface of a canister when it is known, so query
+    /// arguments are encoded with their declared types (otherwise numbers need annotations, e.g. `5 : nat64`).
+    pub fn parse(text: &str, did_of: &dyn Fn(&str) -> Option<String>) -> Result<Operand, String> {
+        let trimmed = text.trim();
+        let (body, factor) = split_factor(trimmed)?;
+        if let Some((canister, method, args, rest)) = split_query(body) {
+            let path = parse_path(rest).map_err(|e| format!("`{trimmed}`: {e}"))?;
+            let did = did_of(canister);
+            let source = Source::Query { canister: canister.into(), method: method.into(), args: args.into(), did, encoded: None };
+            return Ok(Operand { text: trimmed.into(), source, path, factor });
+        }
+        let args = candid_parser::parse_idl_args(&format!("({body})"))
+            .map_err(|e| format!("`{trimmed}` is neither a query `canister.method(args)` nor a Candid value: {e}"))?;
+        match args.args.as_slice() {
+            [value] => Ok(Operand { text: trimmed.into(), source: Source::Literal(value.clone()), path: Vec::new(), factor }),
+            _ => Err(format!("`{trimmed}` must be one Candid value")),
+        }
+    }
+
+    /// Evaluates the operand now.
+    fn eval(&mut self, world: &mut World<'_>) -> Result<IDLValue, String> {
+        let mut value = match &mut self.source {
+            Source::Literal(v) => v.clone(),
+            Source::Query { canister, method, args, did, encoded } => {
+                if encoded.is_none() {
+                    *encoded = Some(encode(world, canister, method, args, did.as_deref())?);
+                }
+                let arg = encoded.clone().expect("encoded above");
+                let reply = world.query_raw(canister, method, arg)?;
+                let decoded = candid::IDLArgs::from_bytes(&reply).map_err(|e| format!("decoding {canister}.{method}: {e}"))?;
+                let mut values = decoded.args;
+                if values.len() == 1 {
+                    values.pop().expect("one value")
+                } else {
+                    // Several return values: the path starts with the position.
+                    IDLValue::Record(
+                        values.into_iter().enumerate().map(|(i, val)| IDLField { id: Label::Unnamed(i as u32), val }).collect(),
+                    )
+                }
+            }
+        };
+        for elem in &self.path {
+            value = walk(value, elem).map_err(|e| format!("`{}`: {e}", self.text))?;
+        }
+        if let Some(factor) = &self.factor {
+            let n = to_int(&value).ok_or_else(|| format!("`{}` is not a number and cannot be multiplied", self.text))?;
+            value = IDLValue::Int(n * factor.clone());
+        }
+        Ok(value)
+    }
+}
+
+fn encode(world: &World<'_>, canister: &str, method: &str, args: &str, did: Option<&str>) -> Result<Vec<u8>, String> {
+    let text = substitute(args, world.names).map_err(|e| e.to_string())?;
+    let typed = did
+        .map(|did| -> Result<Vec<u8>, String> {
+            let interface = Interface::parse(did).map_err(|e| format!("the interface of `{canister}`: {e}"))?;
+            let m = interface.method(method).map_err(|e| format!("`{canister}`: {e}"))?;
+            interface.encode_args(&text, &m.args).map_err(|e| e.to_string())
+        })
+        .transpose()?;
+    match typed {
+        Some(bytes) => Ok(bytes),
+        None => crate::environment::untyped_args(&text).map_err(|e| e.to_string()),
+    }
+}
+
+/// Splits a trailing `* N`.
+fn split_factor(text: &str) -> Result<(&str, Option<Int>), String> {
+    let Some(star) = text.rfind('*') else { return Ok((text, None)) };
+    let digits = text[star + 1..].trim().replace('_', "");
+    // A `*` inside Candid text (e.g. in a string) is not a factor.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '-') || text[star + 1..].contains('"') {
+        return Ok((text, None));
+    }
+    let factor: Int = digits.parse().map_err(|e| format!("factor `{digits}`: {e:?}"))?;
+    Ok((text[..star].trim_end(), Some(factor)))
+}
+
+/// `canister.method(args)rest` → its parts, or `None` if `text` is not a query.
+fn split_query(text: &str) -> Option<(&str, &str, &str, &str)> {
+    let ident = |s: &str| s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(s.len());
+    let canister_len = ident(text);
+    if canister_len == 0 || !text[canister_len..].starts_with('.') {
+        return None;
+    }
+    let after_dot = &text[canister_len + 1..];
+    let method_len = ident(after_dot);
+    if method_len == 0 || !after_dot[method_len..].starts_with('(') {
+        return None;
+    }
+    let open = canister_len + 1 + method_len;
+    // Find the matching parenthesis, skipping Candid strings.
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, c) in text[open..].char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let close = open + i;
+                    return Some((&text[..canister_len], &after_dot[..method_len], &text[open..=close], &text[close + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_path(rest: &str) -> Result<Vec<PathElem>, String> {
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = rest.strip_prefix('.') else { return Err(format!("unexpected `{rest}` after the query")) };
+    rest.split('.')
+        .map(|part| {
+            let part = part.trim();
+            if part.is_empty() {
+                Err("empty path element".to_owned())
+            } else if let Ok(i) = part.parse::<u32>() {
+                Ok(PathElem::Index(i))
+            } else if part.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                Ok(PathElem::Name(part.to_owned()))
+            } else {
+                Err(format!("bad path element `{part}`"))
+            }
+        })
+        .collect()
+}
+
+fn label_matches(label: &Label, elem: &PathElem) -> bool {
+    match (label, elem) {
+        (Label::Named(n), PathElem::Name(name)) => n == name,
+        (Label::Id(id), PathElem::Name(name)) => *id == candid::idl_hash(name),
+        (Label::Id(id) | Label::Unnamed(id), PathElem::Index(i)) => id == i,
+        _ => false,
+    }
+}
+
+fn walk(value: IDLValue, elem: &PathElem) -> Result<IDLValue, String> {
+    match (value, elem) {
+        (IDLValue::Record(fields), _) => {
+            let shown = describe_labels(&fields);
+            fields
+                .into_iter()
+                .find(|f| label_matches(&f.id, elem))
+                .map(|f| f.val)
+                .ok_or_else(|| format!("the reply has no field {elem:?} (fields: {shown})"))
+        }
+        (IDLValue::Variant(variant), _) => {
+            if label_matches(&variant.0.id, elem) {
+                Ok(variant.0.val)
+            } else {
+                Err(format!("the reply is the variant case {}, not {elem:?}", variant.0.id))
+            }
+        }
+        (IDLValue::Opt(inner), _) => walk(*inner, elem),
+        (IDLValue::None, _) => Err(format!("the reply is `null` where {elem:?} was expected")),
+        (IDLValue::Vec(items), PathElem::Index(i)) => {
+            let len = items.len();
+            items.into_iter().nth(*i as usize).ok_or_else(|| format!("index {i} of a vector of {len}"))
+        }
+        (other, _) => Err(format!("cannot take {elem:?} of {other}")),
+    }
+}
+
+fn describe_labels(fields: &[IDLField]) -> String {
+    fields.iter().map(|f| f.id.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The integer value of any Candid number (untyped literals included).
+fn to_int(value: &IDLValue) -> Option<Int> {
+    Some(match value {
+        IDLValue::Nat(n) => Int::from(n.clone()),
+        IDLValue::Int(n) => n.clone(),
+        IDLValue::Nat8(n) => Int::from(*n as u64),
+        IDLValue::Nat16(n) => Int::from(*n as u64),
+        IDLValue::Nat32(n) => Int::from(*n as u64),
+        IDLValue::Nat64(n) => Int::from(*n),
+        IDLValue::Int8(n) => Int::from(*n as i64),
+        IDLValue::Int16(n) => Int::from(*n as i64),
+        IDLValue::Int32(n) => Int::from(*n as i64),
+        IDLValue::Int64(n) => Int::from(*n),
+        IDLValue::Number(text) => text.replace('_', "").parse().ok()?,
+        IDLValue::Reserved => return None,
+        _ => return None,
+    })
+}
+
+/// Record and variant labels by id, so a literal `record { owner = … }` equals a decoded `record { 947296307 = … }`.
+fn normalized(value: &IDLValue) -> IDLValue {
+    let field = |f: &IDLField| IDLField { id: Label::Id(f.id.get_id()), val: normalized(&f.val) };
+    match value {
+        IDLValue::Record(fields) => IDLValue::Record(fields.iter().map(field).collect()),
+        IDLValue::Variant(v) => {
+            let mut v = v.clone();
+            v.0 = Box::new(field(&v.0));
+            IDLValue::Variant(v)
+        }
+        IDLValue::Opt(inner) => IDLValue::Opt(Box::new(normalized(inner))),
+        IDLValue::Vec(items) => IDLValue::Vec(items.iter().map(normalized).collect()),
+        other => to_int(other).map(IDLValue::Int).unwrap_or_else(|| other.clone()),
+    }
+}
+
+/// A declarative invariant: `left op right`.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    name: String,
+    left: Operand,
+    op: Op,
+    right: Operand,
+    at_quiescence: bool,
+    kind: FindingKind,
+}
+
+impl Comparison {
+    /// `left op right`, checked after every step (see [`Comparison::at_quiescence`]).
+    pub fn new(name: &str, left: Operand, op: Op, right: Operand) -> Comparison {
+        Comparison { name: name.to_owned(), left, op, right, at_quiescence: false, kind: FindingKind::Invariant }
+    }
+
+    /// Check only when nothing is in flight.
+    pub fn at_quiescence(mut self, on: bool) -> Self {
+        self.at_quiescence = on;
+        self
+    }
+
+    /// Report violations as this kind of finding (e.g. a lock that is never released).
+    pub fn kind(mut self, kind: FindingKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+impl Invariant for Comparison {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> FindingKind {
+        self.kind
+    }
+    fn at_quiescence(&self) -> bool {
+        self.at_quiescence
+    }
+    fn check(&mut self, world: &mut World<'_>) -> Result<(), String> {
+        let left = self.left.eval(world)?;
+        let right = self.right.eval(world)?;
+        let holds = match (to_int(&left), to_int(&right)) {
+            (Some(l), Some(r)) => self.op.holds(l.cmp(&r)),
+            _ => match self.op {
+                Op::Eq => normalized(&left) == normalized(&right),
+                Op::Ne => normalized(&left) != normalized(&right),
+                _ => return Err(format!("`{}` {} `{}`: only numbers can be ordered", self.left.text, self.op.symbol(), self.right.text)),
+            },
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(format!("{} = {left}, {} = {right}: `{} {} {}` does not hold", self.left.text, self.right.text, self.left.text, self.op.symbol(), self.right.text))
+        }
+    }
+}
