@@ -321,10 +321,16 @@ impl EnvironmentBuilder {
 
         let mut canisters = Vec::new();
         for (spec, &id) in self.canisters.iter().zip(&canister_ids) {
-            let declared = match &spec.did {
+            let mut declared = match &spec.did {
                 Some(did) => Some(Interface::parse(did)?),
                 None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
             };
+            if declared.is_none() && spec.init_args.is_none() {
+                // Init arguments are typed by the interface, which only the canister can tell (its
+                // __get_candid_interface_tmp_hack query); ask a copy that skips init, so init cannot fail for
+                // want of the arguments it is about to get.
+                declared = probe_interface(&self.config, &spec.wasm);
+            }
             let init_text = match &spec.init_args {
                 Some(text) => substitute(text, &names)?,
                 None => default_init_args(declared.as_ref(), &adversary_ids, &names),
@@ -420,6 +426,17 @@ fn check_name(names: &Names, name: &str) -> Result<(), Error> {
         return Err(Error::Setup(format!("name `{name}` is taken or invalid (names are unique, without spaces or braces)")));
     }
     Ok(())
+}
+
+/// The interface of a module that has no metadata, from its `__get_candid_interface_tmp_hack` query, asked of a
+/// throwaway copy installed without its `canister_init` (which may need arguments). `None` if that fails.
+fn probe_interface(config: &Config, wasm: &[u8]) -> Option<Interface> {
+    let stripped = crate::interface::without_export(wasm, "canister_init")?;
+    let mut subnet = Subnet::new(Config { coverage: false, ..config.clone() }).ok()?;
+    let controller = controller_principal();
+    let id = subnet.create_canister_with_controllers(vec![controller], config.default_cycles);
+    subnet.install_canister(id, &stripped, candid::encode_args(()).ok()?, Some(controller)).ok()?;
+    fetch_interface(&mut subnet, id, controller).ok()
 }
 
 /// The smallest well-typed init arguments (as Candid text), principals drawn from the adversaries first, then

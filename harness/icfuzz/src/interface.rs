@@ -153,3 +153,30 @@ pub fn metadata_did(wasm: &[u8]) -> Option<Result<String, InterfaceError>> {
     }
     None
 }
+
+/// The module without one export (e.g. `canister_init`), everything else copied; `None` if it does not parse.
+pub(crate) fn without_export(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+    let wasm = maybe_gunzip(wasm)?;
+    let mut out = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        match payload.ok()? {
+            wasmparser::Payload::ExportSection(reader) => {
+                let mut exports = wasm_encoder::ExportSection::new();
+                for export in reader {
+                    let export = export.ok()?;
+                    if export.name != name {
+                        exports.export(export.name, RoundtripReencoder.export_kind(export.kind).ok()?, export.index);
+                    }
+                }
+                out.section(&exports);
+            }
+            other => {
+                if let Some((id, range)) = other.as_section() {
+                    out.section(&wasm_encoder::RawSection { id, data: &wasm[range] });
+                }
+            }
+        }
+    }
+    Some(out.finish())
+}

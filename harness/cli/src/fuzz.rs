@@ -1,0 +1,481 @@
+//! `icfuzz fuzz`: parallel workers, each with its own harness, sharing inputs that reach new coverage; findings
+//! are written the moment they are found (so Ctrl-C or a crash of the machine loses nothing), in libFuzzer's
+//! layout: `<out>/corpus/<sha1>`, `<out>/crashes/crash-<sha1>` (raw bytes) and `crash-<sha1>.json` (the scenario,
+//! which keeps its meaning across icfuzz versions).
+
+// The wall clock is for --duration and the status line only; what runs stays deterministic per worker and seed.
+#![allow(clippy::disallowed_types)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use icfuzz::config::{Config, Loaded};
+use icfuzz::fuzz::{FuzzOptions, Fuzzer};
+use icfuzz::minimize::{minimize, MinimizeOptions};
+use icfuzz::{Finding, Scenario};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::environment::{self, RESOLVED};
+use crate::files::{sha1_hex, write_new};
+
+/// Options of `icfuzz fuzz`.
+#[derive(Args, Debug)]
+pub struct FuzzArgs {
+    /// The canister module to fuzz (zero configuration). Without it: --config, or the icfuzz.toml, dfx.json or
+    /// icp.yaml of the current directory.
+    pub wasm: Option<PathBuf>,
+    /// Its Candid interface (default: the candid:service metadata, or the canister's
+    /// __get_candid_interface_tmp_hack query).
+    #[arg(long, value_name = "FILE")]
+    pub did: Option<PathBuf>,
+    /// An icfuzz.toml describing canisters, adversaries, actors, setup calls and invariants.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Stop after this many scenarios (all workers together).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u64>,
+    /// Stop after this long (e.g. 90s, 10m, 2h).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Parallel workers (each runs its own copy of the environment; they share new inputs).
+    #[arg(long, short = 'j', default_value_t = 1)]
+    pub jobs: usize,
+    /// Seed of the input generator (default: from the clock, printed so a run can be repeated).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory (corpus/, crashes/, icfuzz.resolved.toml). Existing files are kept; the corpus is resumed.
+    #[arg(long, default_value = "icfuzz-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Stop at the first finding.
+    #[arg(long)]
+    pub stop_on_first: bool,
+    /// Minimize each new finding at the end and print its trace.
+    #[arg(long)]
+    pub minimize: bool,
+    /// Scenarios per round of discovering the methods a canister calls on adversaries (zero configuration).
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub discovery_runs: u64,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 2h"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (s, m or h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// A finding of this campaign.
+struct Recorded {
+    finding: Finding,
+    scenario: Scenario,
+    json_path: PathBuf,
+    count: u64,
+}
+
+/// What the workers share.
+struct Shared {
+    stop: AtomicBool,
+    execs: AtomicU64,
+    max_execs: Option<u64>,
+    coverage: AtomicUsize,
+    corpus: Mutex<Vec<(usize, Vec<u8>)>>,
+    findings: Mutex<BTreeMap<String, Recorded>>,
+    new_findings: Mutex<Vec<String>>,
+    traps: Mutex<Vec<BTreeMap<String, u64>>>,
+    never_replied: Mutex<BTreeSet<String>>,
+    misses: Mutex<BTreeSet<(String, String)>>,
+    error: Mutex<Option<anyhow::Error>>,
+    stop_on_first: bool,
+    corpus_dir: PathBuf,
+    crashes_dir: PathBuf,
+    bar: ProgressBar,
+}
+
+impl Shared {
+    /// Reserves one execution; `false` once the budget is spent or a stop was asked for.
+    fn take_exec(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let n = self.execs.fetch_add(1, Ordering::Relaxed);
+        if self.max_execs.is_some_and(|max| n >= max) {
+            self.execs.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn say(&self, text: String) {
+        self.bar.suspend(|| eprintln!("{text}"));
+    }
+
+    /// Saves a finding the first time its signature is seen (crash bytes and scenario JSON).
+    fn record(&self, finding: &Finding, input: &[u8], scenario: &Scenario, signature: &str) -> Result<()> {
+        let mut findings = self.findings.lock().expect("findings lock");
+        if let Some(r) = findings.get_mut(signature) {
+            r.count += 1;
+            return Ok(());
+        }
+        let name = format!("crash-{}", sha1_hex(input));
+        let raw = self.crashes_dir.join(&name);
+        let json_path = self.crashes_dir.join(format!("{name}.json"));
+        write_new(&raw, input)?;
+        write_new(&json_path, scenario.to_json().as_bytes())?;
+        let n = findings.len() + 1;
+        self.say(format!(
+            "\nfinding #{n}: {finding}\n  saved {}\n  Reproduce with: icfuzz replay {}\n  Minimize with:  icfuzz minimize {}",
+            json_path.display(),
+            json_path.display(),
+            json_path.display()
+        ));
+        findings.insert(
+            signature.to_owned(),
+            Recorded { finding: finding.clone(), scenario: scenario.clone(), json_path, count: 1 },
+        );
+        self.new_findings.lock().expect("lock").push(signature.to_owned());
+        if self.stop_on_first {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `icfuzz fuzz`.
+pub fn run(args: FuzzArgs) -> Result<ExitCode> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let loaded = environment::for_fuzz(args.wasm.as_deref(), args.did.as_deref(), args.config.as_deref())?;
+    let corpus_dir = args.out.join("corpus");
+    let crashes_dir = args.out.join("crashes");
+    for dir in [&corpus_dir, &crashes_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    });
+    eprintln!("icfuzz: seed {seed} (pass --seed {seed} to repeat this run)");
+    let loaded = prepare(&loaded, &args, seed)?;
+    preflight(&loaded)?;
+
+    let seeds = read_corpus(&corpus_dir)?;
+    if !seeds.is_empty() {
+        eprintln!("icfuzz: resuming from {} corpus input(s) in {}", seeds.len(), corpus_dir.display());
+    }
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"));
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        execs: AtomicU64::new(0),
+        max_execs: args.runs,
+        coverage: AtomicUsize::new(0),
+        corpus: Mutex::new(Vec::new()),
+        findings: Mutex::new(BTreeMap::new()),
+        new_findings: Mutex::new(Vec::new()),
+        traps: Mutex::new(vec![BTreeMap::new(); args.jobs]),
+        never_replied: Mutex::new(BTreeSet::new()),
+        misses: Mutex::new(BTreeSet::new()),
+        error: Mutex::new(None),
+        stop_on_first: args.stop_on_first,
+        corpus_dir,
+        crashes_dir,
+        bar: bar.clone(),
+    });
+    {
+        let shared = shared.clone();
+        // A second Ctrl-C while workers finish their current scenario changes nothing: everything is on disk.
+        ctrlc::set_handler(move || shared.stop.store(true, Ordering::Relaxed)).context("installing the Ctrl-C handler")?;
+    }
+
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..args.jobs {
+        let shared = shared.clone();
+        let loaded = loaded.clone();
+        let seeds: Vec<Vec<u8>> = seeds.iter().skip(worker).step_by(args.jobs).cloned().collect();
+        let worker_seed = seed.wrapping_add(worker as u64);
+        workers.push(std::thread::Builder::new().name(format!("icfuzz-worker-{worker}")).spawn(move || {
+            if let Err(e) = work(worker, &loaded, worker_seed, seeds, &shared) {
+                shared.error.lock().expect("lock").get_or_insert(e);
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+        })?);
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut last_plain = Instant::now();
+    while workers.iter().any(|w| !w.is_finished()) {
+        std::thread::sleep(Duration::from_millis(200));
+        if args.duration.is_some_and(|d| started.elapsed() >= d) {
+            shared.stop.store(true, Ordering::Relaxed);
+        }
+        let line = status(&shared, started.elapsed());
+        bar.set_message(line.clone());
+        bar.tick();
+        if !tty && last_plain.elapsed() >= Duration::from_secs(10) {
+            eprintln!("icfuzz: {line}");
+            last_plain = Instant::now();
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    bar.finish_and_clear();
+    if let Some(e) = shared.error.lock().expect("lock").take() {
+        return Err(e);
+    }
+    eprintln!("icfuzz: {}", status(&shared, started.elapsed()));
+    summary(&shared, &args, &loaded)
+}
+
+/// The environment as it will run: paths absolute, adversary module on disk, adversary methods discovered,
+/// and written (once) to `<out>/icfuzz.resolved.toml`, which replay and the other commands read.
+fn prepare(loaded: &Loaded, args: &FuzzArgs, seed: u64) -> Result<Loaded> {
+    let mut config = loaded.resolved()?;
+    if !config.adversaries.is_empty() && config.adversary_wasm.is_none() {
+        let bytes = environment::ADVERSARY_WASM;
+        let path = std::path::absolute(args.out.join(format!("adversary-{}.wasm", &sha1_hex(bytes)[..12])))?;
+        write_new(&path, bytes)?;
+        config.adversary_wasm = Some(path);
+    }
+    let resolved_path = args.out.join(RESOLVED);
+    if resolved_path.is_file() {
+        let existing = Config::load(&resolved_path)?;
+        if compatible(&existing.config, &config) {
+            eprintln!("icfuzz: reusing the environment of {}", resolved_path.display());
+            return Ok(existing);
+        }
+        bail!(
+            "{} holds findings of a different environment (other canisters, arguments, setup or invariants); \
+             use another --out to keep both",
+            args.out.display()
+        );
+    }
+    let mut current = Loaded::new(config, loaded.path.clone(), PathBuf::from("."));
+    discover(&mut current, seed, args.discovery_runs)?;
+    write_new(&resolved_path, current.config.to_toml().as_bytes())?;
+    Config::load(&resolved_path).context("reading back the resolved environment")
+}
+
+/// Same environment, the existing one knowing at least the adversary methods the new one names.
+fn compatible(existing: &Config, new: &Config) -> bool {
+    let strip = |c: &Config| {
+        let mut c = c.clone();
+        c.adversary_wasm = None;
+        for a in &mut c.adversaries {
+            a.impersonate.clear();
+        }
+        c
+    };
+    let methods_known = new.adversaries.iter().all(|a| {
+        existing.adversaries.iter().any(|e| e.name == a.name && a.impersonate.iter().all(|m| e.impersonate.contains(m)))
+    });
+    strip(existing) == strip(new) && methods_known
+}
+
+/// Zero-configuration discovery: adversaries that impersonate a list of methods (no interface) learn the
+/// methods the canisters call on them. A few rounds of scenarios; each round adds what the canisters called.
+fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
+    let learning: Vec<String> =
+        loaded.config.adversaries.iter().filter(|a| a.did.is_none() && a.like.is_none()).map(|a| a.name.clone()).collect();
+    if learning.is_empty() || runs == 0 {
+        return Ok(());
+    }
+    for round in 0..4u64 {
+        let mut harness = environment::build(loaded, false)?;
+        let mut fuzzer = Fuzzer::new(&harness, FuzzOptions { seed: seed ^ (round << 32), ..FuzzOptions::default() });
+        for _ in 0..runs {
+            fuzzer.step(&mut harness)?;
+        }
+        let misses: Vec<(String, String)> =
+            harness.adversary_misses.iter().filter(|(a, _)| learning.contains(a)).cloned().collect();
+        if misses.is_empty() {
+            break;
+        }
+        for (adversary, method) in misses {
+            eprintln!("icfuzz: adversary `{adversary}` now answers `{method}` (the canister calls it)");
+            let a = loaded.config.adversaries.iter_mut().find(|a| a.name == adversary).expect("a learning adversary");
+            if !a.impersonate.contains(&method) {
+                a.impersonate.push(method);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment whose invariants fail before any step is misconfigured: every scenario would "find" it.
+fn preflight(loaded: &Loaded) -> Result<()> {
+    let mut harness = environment::build(loaded, false)?;
+    let execution = harness.run(&Scenario::new(Vec::new()))?;
+    if let Some(f) = execution.finding {
+        bail!(
+            "the environment fails `{}` before any step ({}); fix the invariant or the setup calls in {}",
+            f.oracle,
+            f.message,
+            loaded.path.display()
+        );
+    }
+    Ok(())
+}
+
+fn read_corpus(dir: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display()))).collect()
+}
+
+fn work(worker: usize, loaded: &Loaded, seed: u64, seeds: Vec<Vec<u8>>, shared: &Shared) -> Result<()> {
+    let mut harness = environment::build(loaded, true)?;
+    let mut fuzzer = Fuzzer::new(&harness, FuzzOptions { seed, ..FuzzOptions::default() });
+    let mut pending: std::collections::VecDeque<Vec<u8>> = seeds.into();
+    let mut imported = 0usize;
+    let mut since_stats = 0u32;
+    loop {
+        if pending.is_empty() {
+            let corpus = shared.corpus.lock().expect("corpus lock");
+            pending.extend(corpus[imported..].iter().filter(|(from, _)| *from != worker).map(|(_, input)| input.clone()));
+            imported = corpus.len();
+        }
+        if !shared.take_exec() {
+            break;
+        }
+        let outcome = match pending.pop_front() {
+            Some(input) => fuzzer.run(&mut harness, input)?,
+            None => fuzzer.step(&mut harness)?,
+        };
+        if outcome.new_coverage {
+            shared.coverage.fetch_max(fuzzer.coverage(), Ordering::Relaxed);
+            write_new(&shared.corpus_dir.join(sha1_hex(&outcome.input)), &outcome.input)?;
+            shared.corpus.lock().expect("corpus lock").push((worker, outcome.input.clone()));
+        }
+        if let Some(signature) = &outcome.signature {
+            match &outcome.new_finding {
+                // New to this worker: save it unless another worker already did (then it only counts).
+                Some(found) => shared.record(&found.finding, &outcome.input, &found.scenario, signature)?,
+                // This worker saved or counted it before, so the record exists.
+                None => {
+                    if let Some(r) = shared.findings.lock().expect("lock").get_mut(signature) {
+                        r.count += 1;
+                    }
+                }
+            }
+        }
+        since_stats += 1;
+        if since_stats >= 64 {
+            since_stats = 0;
+            publish_stats(worker, &harness, shared);
+        }
+    }
+    publish_stats(worker, &harness, shared);
+    shared.never_replied.lock().expect("lock").extend(icfuzz::fuzz::never_replied(&harness));
+    shared.misses.lock().expect("lock").extend(harness.adversary_misses.iter().cloned());
+    Ok(())
+}
+
+fn publish_stats(worker: usize, harness: &icfuzz::Harness, shared: &Shared) {
+    let traps: BTreeMap<String, u64> =
+        harness.stats.iter().filter(|(_, s)| s.traps > 0).map(|((c, m), s)| (format!("{c}.{m}"), s.traps)).collect();
+    shared.traps.lock().expect("lock")[worker] = traps;
+}
+
+fn status(shared: &Shared, elapsed: Duration) -> String {
+    let execs = shared.execs.load(Ordering::Relaxed);
+    let rate = execs as f64 / elapsed.as_secs_f64().max(0.001);
+    let findings = shared.findings.lock().expect("lock").len();
+    let corpus = shared.corpus.lock().expect("lock").len();
+    let mut traps: BTreeMap<String, u64> = BTreeMap::new();
+    for per_worker in shared.traps.lock().expect("lock").iter() {
+        for (method, n) in per_worker {
+            *traps.entry(method.clone()).or_default() += n;
+        }
+    }
+    let mut traps: Vec<(String, u64)> = traps.into_iter().collect();
+    traps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let traps: Vec<String> = traps.iter().take(3).map(|(m, n)| format!("{m} {n}")).collect();
+    format!(
+        "{execs} scenarios ({rate:.0}/s), coverage {} blocks, corpus {corpus}, findings {findings}{}",
+        shared.coverage.load(Ordering::Relaxed),
+        if traps.is_empty() { String::new() } else { format!(", traps: {}", traps.join(", ")) }
+    )
+}
+
+fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode> {
+    for line in shared.never_replied.lock().expect("lock").iter() {
+        eprintln!("icfuzz: warning: {line}: check the setup (every call failing proves little)");
+    }
+    let known: BTreeSet<(String, String)> =
+        loaded.config.adversaries.iter().flat_map(|a| a.impersonate.iter().map(move |m| (a.name.clone(), m.clone()))).collect();
+    for (adversary, method) in shared.misses.lock().expect("lock").iter().filter(|m| !known.contains(*m)) {
+        eprintln!("icfuzz: note: canisters called `{method}` on adversary `{adversary}`, which does not answer it; add it to its `impersonate` list");
+    }
+    let findings = shared.findings.lock().expect("lock");
+    let new: Vec<String> = shared.new_findings.lock().expect("lock").clone();
+    if findings.is_empty() {
+        eprintln!("icfuzz: no finding");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("\n{} finding(s) in {}:", findings.len(), args.out.display());
+    for r in findings.values() {
+        println!("  {} ({}×) {}", r.finding, r.count, r.json_path.display());
+    }
+    if args.minimize {
+        let mut harness = environment::build(loaded, false)?;
+        for signature in &new {
+            let r = &findings[signature];
+            let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+            bar.set_style(ProgressStyle::with_template("minimizing {pos}/{len} runs, {msg}").expect("template"));
+            let options = MinimizeOptions::default();
+            bar.set_length(options.max_runs as u64);
+            let minimized = minimize(&mut harness, &r.scenario, signature, options, &mut |p| {
+                bar.set_position(p.runs as u64);
+                bar.set_message(format!("{} steps", p.steps));
+            })?;
+            bar.finish_and_clear();
+            let name = r.json_path.file_name().and_then(|n| n.to_str()).unwrap_or("crash.json");
+            let path = crate::files::fresh_path(&r.json_path.with_file_name(format!("minimized-from-{name}")));
+            write_new(&path, minimized.scenario.to_json().as_bytes())?;
+            println!(
+                "\n==== minimized: {} → {} steps ({} runs), saved {} ====\n{}",
+                minimized.original_steps,
+                minimized.scenario.steps.len(),
+                minimized.runs,
+                path.display(),
+                icfuzz::report::render_trace(&minimized.execution)
+            );
+            println!("Reproduce with: icfuzz replay {}", path.display());
+            println!("Regression test: icfuzz regress {} -o tests/regression.rs", path.display());
+        }
+    }
+    Ok(crate::finding_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}
