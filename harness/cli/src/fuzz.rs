@@ -168,9 +168,8 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
     });
-    eprintln!("icfuzz: seed {seed} (pass --seed {seed} to repeat this run)");
     let loaded = prepare(&loaded, &args, seed)?;
-    preflight(&loaded)?;
+    eprintln!("icfuzz: seed {seed} (pass --seed {seed} to repeat this run)");
 
     let seeds = read_corpus(&corpus_dir)?;
     if !seeds.is_empty() {
@@ -266,6 +265,9 @@ fn prepare(loaded: &Loaded, args: &FuzzArgs, seed: u64) -> Result<Loaded> {
     }
     let mut current = Loaded::new(config, loaded.path.clone(), PathBuf::from("."));
     discover(&mut current, seed, args.discovery_runs)?;
+    // Only an environment that builds and passes its own invariants is written: a mistake in it must not pin
+    // the output directory to it.
+    preflight(&current)?;
     write_new(&resolved_path, current.config.to_toml().as_bytes())?;
     Config::load(&resolved_path).context("reading back the resolved environment")
 }

@@ -61,8 +61,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // The whole chain on one line, as ripgrep does.
-            eprintln!("icfuzz: {e:#}");
+            // The whole chain on one line, as ripgrep does (some parsers' messages span lines: join them).
+            let message = format!("{e:#}");
+            let message: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            eprintln!("icfuzz: {}", message.join(" "));
             ExitCode::from(2)
         }
     }

@@ -55,14 +55,17 @@ pub enum InterfaceError {
 impl Interface {
     /// Parses a `.did` text (a service or a service class).
     pub fn parse(did: &str) -> Result<Interface, InterfaceError> {
-        let (init_args, (env, service)) = candid_parser::utils::instantiate_candid(candid_parser::utils::CandidSource::Text(did))
-            .map_err(|e| {
-                if e.to_string().contains("no main service") {
-                    InterfaceError::NoService
-                } else {
-                    InterfaceError::Parse(e.to_string())
-                }
-            })?;
+        // Not `instantiate_candid`: its parser prints a coloured diagnostic to stderr on errors, and ours go
+        // into the error value (one line for the command line, structured for the library).
+        let prog: candid_parser::IDLProg = did.parse().map_err(|e: candid_parser::Error| InterfaceError::Parse(e.to_string()))?;
+        let mut env = TypeEnv::new();
+        let actor = candid_parser::check_prog(&mut env, &prog).map_err(|e| InterfaceError::Parse(e.to_string()))?;
+        let actor = actor.ok_or(InterfaceError::NoService)?;
+        let actor = env.trace_type(&actor).map_err(|e| InterfaceError::Parse(e.to_string()))?;
+        let (init_args, service) = match actor.as_ref() {
+            candid::types::TypeInner::Class(args, ty) => (args.clone(), ty.clone()),
+            _ => (Vec::new(), actor.clone()),
+        };
         let mut methods = Vec::new();
         for (name, ty) in env.as_service(&service).map_err(|e| InterfaceError::Parse(e.to_string()))? {
             let func = env.as_func(ty).map_err(|e| InterfaceError::Parse(e.to_string()))?;

@@ -1,0 +1,313 @@
+//! End-to-end tests of the `icfuzz` binary on the example canisters (`canisters/examples`): fuzzing finds the
+//! planted bugs, replay prints the trace, minimize shrinks it keeping the signature, triage merges duplicates,
+//! regress writes a test that compiles, fails on the vulnerable twin and passes on the fixed one; bad input gives
+//! one clear line and exit code 2, and nothing the user has is overwritten.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ICFUZZ: &str = env!("CARGO_BIN_EXE_icfuzz");
+
+fn example_wasm(name: &str) -> PathBuf {
+    icfuzz_test_canisters::wasm_path(name)
+}
+
+fn repo() -> PathBuf {
+    icfuzz_test_canisters::canisters_dir().parent().expect("the repository").to_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("icfuzz-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn icfuzz(args: &[&str]) -> Output {
+    // Make sure the example modules exist (built once per process).
+    let _ = example_wasm("honest_ledger");
+    Command::new(ICFUZZ).args(args).output().expect("runs icfuzz")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited")
+}
+
+fn show(out: &Output) -> String {
+    format!("exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+fn crash_jsons(out_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out_dir.join("crashes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with("crash-") && n.ends_with(".json")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn signature_of(crash: &Path, config: Option<&Path>) -> (i32, serde_json::Value) {
+    let mut args = vec!["replay", crash.to_str().unwrap(), "--json"];
+    if let Some(c) = config {
+        args.extend(["--config", c.to_str().unwrap()]);
+    }
+    let out = icfuzz(&args);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&out)));
+    (code(&out), json)
+}
+
+#[test]
+fn zero_config_discovers_the_callee_and_finds_cannot_stop_but_not_in_the_fixed_twin() {
+    let dir = temp("zero");
+    let out_dir = dir.join("out");
+    let wasm = example_wasm("unbounded_wait_vulnerable");
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "400", "--seed", "1", "--stop-on-first", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("adversary `mallory` now answers `on_event`"), "{}", show(&out));
+    assert!(text(&out.stderr).contains("ICF-003"), "{}", show(&out));
+    let resolved = std::fs::read_to_string(out_dir.join("icfuzz.resolved.toml")).unwrap();
+    assert!(resolved.contains("impersonate = [\"on_event\"]"), "{resolved}");
+    let crashes = crash_jsons(&out_dir);
+    assert_eq!(crashes.len(), 1);
+    assert!(crashes[0].with_extension("").exists(), "the raw libFuzzer crash file is saved too");
+    assert!(std::fs::read_dir(out_dir.join("corpus")).unwrap().count() > 0, "inputs with new coverage are kept");
+
+    let fixed = example_wasm("unbounded_wait_fixed");
+    let out_fixed = dir.join("out-fixed");
+    let out = icfuzz(&["fuzz", fixed.to_str().unwrap(), "--runs", "400", "--seed", "1", "--jobs", "2", "--out", out_fixed.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(text(&out.stderr).contains("no finding") && text(&out.stderr).contains("400 scenarios"), "{}", show(&out));
+}
+
+#[test]
+fn fuzz_replay_minimize_and_regress_a_config_environment() {
+    let dir = temp("config");
+    let out_dir = dir.join("out");
+    let config = repo().join("canisters/examples/stale_balance/icfuzz.toml");
+    let out = icfuzz(&[
+        "fuzz",
+        "--config",
+        config.to_str().unwrap(),
+        "--runs",
+        "2000",
+        "--seed",
+        "7",
+        "--stop-on-first",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let crash = crash_jsons(&out_dir).pop().expect("a crash");
+    assert!(text(&out.stderr).contains(&format!("Reproduce with: icfuzz replay {}", crash.display())), "{}", show(&out));
+
+    // Replay: the readable trace, and JSON with the same finding.
+    let out = icfuzz(&["replay", crash.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let trace = text(&out.stdout);
+    for expected in ["step 1:", "deliver", "bank ran canister_update withdraw", "⇒ bank.withdraw called by", "FINDING: ICF-100 invariant violated [the bank is solvent]"] {
+        assert!(trace.contains(expected), "missing `{expected}` in\n{trace}");
+    }
+    let (exit, original) = signature_of(&crash, None);
+    assert_eq!(exit, 1);
+    assert_eq!(original["finding"]["kind"], "invariant");
+    let signature = original["signature"].as_str().unwrap().to_owned();
+
+    // Minimize: fewer steps, same signature, written beside the crash without touching it.
+    let before = std::fs::read(&crash).unwrap();
+    let out = icfuzz(&["minimize", crash.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert_eq!(std::fs::read(&crash).unwrap(), before, "the crash file is untouched");
+    let minimized = crash.with_file_name(format!("minimized-from-{}", crash.file_name().unwrap().to_str().unwrap()));
+    let (exit, small) = signature_of(&minimized, None);
+    assert_eq!(exit, 1);
+    assert_eq!(small["signature"].as_str().unwrap(), signature);
+    let steps = |v: &serde_json::Value| v["scenario"]["steps"].as_array().unwrap().len();
+    assert!(steps(&small) < steps(&original), "{} → {}", steps(&original), steps(&small));
+    assert!(steps(&small) <= 3, "two concurrent withdrawals suffice, got {}", steps(&small));
+
+    // Regress: a test that compiles, fails on the vulnerable bank and passes on the fixed one.
+    let test_file = dir.join("regression.rs");
+    let out = icfuzz(&["regress", minimized.to_str().unwrap(), "-o", test_file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = icfuzz(&["regress", minimized.to_str().unwrap(), "-o", test_file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "an existing test file is not overwritten: {}", show(&out));
+    let resolved = std::fs::read_to_string(out_dir.join("icfuzz.resolved.toml")).unwrap();
+    let fixed_config = dir.join("fixed.toml");
+    std::fs::write(&fixed_config, resolved.replace("stale_balance_vulnerable.wasm", "stale_balance_fixed.wasm")).unwrap();
+    let crate_dir = scratch_crate(&dir, &test_file);
+    let vulnerable = cargo_test(&crate_dir, None);
+    assert!(!vulnerable.status.success(), "the regression test must fail on the vulnerable canister:\n{}", show(&vulnerable));
+    assert!(text(&vulnerable.stdout).contains("the finding is still there"), "{}", show(&vulnerable));
+    let fixed = cargo_test(&crate_dir, Some(&fixed_config));
+    assert!(fixed.status.success(), "the regression test must pass on the fixed canister:\n{}", show(&fixed));
+}
+
+/// A crate holding the generated test, resolved exactly like the workspace (its lock file, its profiles) so its
+/// build reuses the workspace's compiled dependencies.
+fn scratch_crate(dir: &Path, test_file: &Path) -> PathBuf {
+    let krate = dir.join("regress-crate");
+    std::fs::create_dir_all(krate.join("tests")).unwrap();
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), "").unwrap();
+    std::fs::copy(test_file, krate.join("tests/regression.rs")).unwrap();
+    std::fs::copy(repo().join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let workspace = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let profiles = &workspace[workspace.find("[profile.").expect("the workspace has profiles")..];
+    let manifest = format!(
+        "[package]\nname = \"regress-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[workspace]\n\n\
+         [dev-dependencies]\nicfuzz = {{ path = {:?} }}\n\n{profiles}",
+        repo().join("harness/icfuzz").display().to_string()
+    );
+    std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
+    krate
+}
+
+fn cargo_test(krate: &Path, config: Option<&Path>) -> Output {
+    let target = repo().join("target");
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .args(["test", "--offline", "--manifest-path"])
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("ICFUZZ_CONFIG");
+    if let Some(c) = config {
+        command.env("ICFUZZ_CONFIG", c);
+    }
+    command.output().expect("runs cargo")
+}
+
+#[test]
+fn triage_buckets_duplicates_and_reports_the_rest() {
+    let dir = temp("triage");
+    let out_dir = dir.join("out");
+    let config = repo().join("canisters/examples/stale_balance/icfuzz.toml");
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "2000", "--seed", "3", "--stop-on-first", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let crash = crash_jsons(&out_dir).pop().unwrap();
+    let raw = crash.with_extension("");
+    // A directory with the same finding three times (JSON, a renamed copy, raw bytes alone), a scenario without a
+    // finding and a corrupt file.
+    let pile = dir.join("pile");
+    std::fs::create_dir_all(&pile).unwrap();
+    std::fs::copy(&crash, pile.join("crash-a.json")).unwrap();
+    std::fs::copy(&crash, pile.join("crash-b.json")).unwrap();
+    std::fs::copy(&raw, pile.join("crash-c")).unwrap();
+    std::fs::write(pile.join("crash-d.json"), r#"{"version": 1, "steps": []}"#).unwrap();
+    std::fs::write(pile.join("crash-e.json"), r#"{"version": 1, "steps": [{"step": "teleport"}]}"#).unwrap();
+    let resolved = out_dir.join("icfuzz.resolved.toml");
+    let out = icfuzz(&["triage", pile.to_str().unwrap(), "--config", resolved.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 bucket(s)") && stdout.contains("ICF-100"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(pile.join("triage.json")).unwrap()).unwrap();
+    let buckets = report["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 1, "{report}");
+    assert_eq!(buckets[0]["count"], 3, "{report}");
+    assert!(buckets[0]["steps_after"].as_u64().unwrap() <= buckets[0]["steps_before"].as_u64().unwrap());
+    assert!(Path::new(buckets[0]["representative"].as_str().unwrap()).is_file());
+    assert_eq!(report["not_reproduced"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["unreadable"].as_array().unwrap().len(), 1, "{report}");
+    assert!(text(&out.stderr).contains("crash-e.json"), "the corrupt file is named: {}", show(&out));
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_exit_code_2() {
+    let dir = temp("bad");
+    let real = std::fs::read(example_wasm("unbounded_wait_vulnerable")).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let not_wasm = write("notes.wasm", b"hello, I am not a module");
+    let truncated = write("truncated.wasm", &real[..real.len() / 3]);
+    let not_canister = write("plain.wasm", b"\0asm\x01\0\0\0");
+    let good = write("good.wasm", &real);
+    let bad_did = write("bad.did", b"service : { oops");
+    let bad_toml = write("bad.toml", b"[[canister]\nname = 1");
+    let typo = write("typo.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\ntargett = true\n");
+    let bad_invariant = write("inv.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\n[[invariant]]\ncheck = \"a.x() = 1\"\n");
+    let corrupt = write("crash-x.json", b"{\"steps\": 5}");
+    let out = dir.join("out");
+    let out = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["fuzz", &not_wasm, "--out", out], "not a WebAssembly module"),
+        (vec!["fuzz", &truncated, "--out", out], "invalid WebAssembly"),
+        (vec!["fuzz", &not_canister, "--out", out], "not a canister"),
+        (vec!["fuzz", &good, "--did", &bad_did, "--out", out], "not a usable Candid interface"),
+        (vec!["fuzz", "--config", &bad_toml, "--out", out], "bad.toml"),
+        (vec!["fuzz", "--config", &typo, "--out", out], "targett"),
+        (vec!["fuzz", "--config", &bad_invariant, "--out", out], "is not a comparison"),
+        (vec!["fuzz", "/nonexistent/x.wasm", "--out", out], "cannot read /nonexistent/x.wasm"),
+        (vec!["replay", &corrupt, "--config", &typo], "targett"),
+        (vec!["replay", &corrupt], "cannot tell which canisters"),
+        (vec!["fuzz", &good, "--runs", "0", "--jobs", "0", "--out", out], "--jobs must be at least 1"),
+    ];
+    for (args, expected) in cases {
+        let result = icfuzz(&args);
+        let stderr = text(&result.stderr);
+        assert_eq!(code(&result), 2, "{args:?}: {}", show(&result));
+        assert!(stderr.starts_with("icfuzz: ") && stderr.trim_end().lines().count() == 1, "{args:?}: one line:\n{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // A corrupt crash file in a real environment.
+    let out_dir = dir.join("env");
+    let result = icfuzz(&["fuzz", &good, "--runs", "1", "--seed", "1", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&result), 0, "{}", show(&result));
+    let resolved = out_dir.join("icfuzz.resolved.toml");
+    let result = icfuzz(&["replay", &corrupt, "--config", resolved.to_str().unwrap()]);
+    assert_eq!(code(&result), 2, "{}", show(&result));
+    assert!(text(&result.stderr).contains("not an icfuzz scenario"), "{}", show(&result));
+}
+
+#[test]
+fn existing_corpus_and_crash_files_are_kept() {
+    let dir = temp("keep");
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(out_dir.join("corpus")).unwrap();
+    std::fs::create_dir_all(out_dir.join("crashes")).unwrap();
+    std::fs::write(out_dir.join("corpus/mine"), b"user seed").unwrap();
+    std::fs::write(out_dir.join("crashes/crash-mine.json"), b"user crash").unwrap();
+    let wasm = example_wasm("unbounded_wait_vulnerable");
+    let out_str = out_dir.to_str().unwrap();
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "100", "--seed", "2", "--out", out_str]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("resuming from 1 corpus input"), "{}", show(&out));
+    let before: Vec<(PathBuf, Vec<u8>)> = walk(&out_dir);
+    // The same run again: it reuses the environment and adds nothing that changes existing files.
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "100", "--seed", "2", "--out", out_str]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("reusing the environment"), "{}", show(&out));
+    // Another canister in the same output directory is refused, not mixed in.
+    let other = example_wasm("unbounded_wait_fixed");
+    let out = icfuzz(&["fuzz", other.to_str().unwrap(), "--runs", "10", "--out", out_str]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(text(&out.stderr).contains("different environment"), "{}", show(&out));
+    for (path, bytes) in before {
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{} changed", path.display());
+    }
+    assert_eq!(std::fs::read(out_dir.join("corpus/mine")).unwrap(), b"user seed");
+    assert_eq!(std::fs::read(out_dir.join("crashes/crash-mine.json")).unwrap(), b"user crash");
+}
+
+fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
