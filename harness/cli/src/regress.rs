@@ -29,6 +29,13 @@ pub fn run(args: RegressArgs) -> Result<ExitCode> {
     let finding = execution.finding.with_context(|| {
         format!("{} does not reproduce a finding in this environment: a regression test of it would pass vacuously", crash.path.display())
     })?;
+    if !loaded.config.adversaries.is_empty() && loaded.config.adversary_wasm.is_none() {
+        bail!(
+            "the test builds the environment from {} without icfuzz, so it needs `adversary_wasm = \"…\"` there; \
+             the icfuzz.resolved.toml that icfuzz fuzz writes has it",
+            loaded.path.display()
+        );
+    }
     let config = std::path::absolute(&loaded.path)?;
     let source = icfuzz::report::regression_test(&config, &crash.scenario, &finding, &crash.path.display().to_string());
     match &args.output {

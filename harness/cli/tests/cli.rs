@@ -184,6 +184,33 @@ fn cargo_test(krate: &Path, config: Option<&Path>) -> Output {
     command.output().expect("runs cargo")
 }
 
+/// Every example's `icfuzz.toml` (declarative invariants, access rules, oracle settings) finds the planted bug
+/// with the kind the Rust-API environment of `icfuzz_fuzzers::examples` finds, and nothing in the fixed twin.
+#[test]
+fn every_example_config_finds_its_bug_and_not_in_the_fixed_twin() {
+    let dir = temp("examples");
+    for example in icfuzz_fuzzers::examples::EXAMPLES {
+        let config = repo().join("canisters/examples").join(example.name).join("icfuzz.toml");
+        let out_dir = dir.join(example.name);
+        let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "3000", "--seed", "1", "--stop-on-first", "--out", out_dir.to_str().unwrap()]);
+        assert_eq!(code(&out), 1, "{}: {}", example.name, show(&out));
+        let expected = format!("finding #1: {}", example.expected.id());
+        assert!(text(&out.stderr).contains(&expected), "{}: expected `{expected}`: {}", example.name, show(&out));
+
+        // The fixed twin: the same file with the other module (paths made absolute, as the copy lives elsewhere).
+        let toml = std::fs::read_to_string(&config).unwrap();
+        let examples_dir = config.parent().unwrap().join("../../target/wasm32-unknown-unknown/release/examples/");
+        let fixed = toml
+            .replace("../../target/wasm32-unknown-unknown/release/examples/", examples_dir.to_str().unwrap())
+            .replace("_vulnerable.wasm", "_fixed.wasm");
+        let fixed_config = dir.join(format!("{}-fixed.toml", example.name));
+        std::fs::write(&fixed_config, fixed).unwrap();
+        let out_fixed = dir.join(format!("{}-fixed", example.name));
+        let out = icfuzz(&["fuzz", "--config", fixed_config.to_str().unwrap(), "--runs", "300", "--seed", "1", "--out", out_fixed.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{} (fixed): {}", example.name, show(&out));
+    }
+}
+
 #[test]
 fn triage_buckets_duplicates_and_reports_the_rest() {
     let dir = temp("triage");
@@ -310,4 +337,17 @@ fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     out
+}
+
+#[test]
+fn a_dfx_project_is_fuzzed_without_any_argument() {
+    let dir = temp("dfx");
+    std::fs::copy(example_wasm("unbounded_wait_vulnerable"), dir.join("notifier.wasm")).unwrap();
+    std::fs::write(dir.join("dfx.json"), r#"{"canisters": {"notifier": {"type": "custom", "wasm": "notifier.wasm", "candid": "notifier.did"}, "frontend": {"type": "assets"}}}"#).unwrap();
+    std::fs::write(dir.join("notifier.did"), "service : { notify : (principal, text) -> (variant { Ok; Err : text }) }").unwrap();
+    let out = Command::new(ICFUZZ).args(["fuzz", "--runs", "400", "--seed", "1", "--stop-on-first"]).current_dir(&dir).output().unwrap();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("ICF-003 cannot stop") && text(&out.stderr).contains("in notifier"), "{}", show(&out));
+    let resolved = std::fs::read_to_string(dir.join("icfuzz-out/icfuzz.resolved.toml")).unwrap();
+    assert!(resolved.contains("name = \"notifier\"") && !resolved.contains("frontend"), "{resolved}");
 }

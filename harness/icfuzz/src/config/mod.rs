@@ -371,11 +371,15 @@ impl Loaded {
         Ok(config)
     }
 
+    /// The project's canisters, paths absolute (they are relative to the working directory as read).
     fn project_canisters(&self) -> Result<Vec<project::ProjectCanister>, ConfigError> {
-        match &self.config.project {
-            Some(p) => project::read(&self.resolve(p)),
-            None => Ok(Vec::new()),
+        let Some(p) = &self.config.project else { return Ok(Vec::new()) };
+        let mut canisters = project::read(&self.resolve(p))?;
+        for c in &mut canisters {
+            c.wasm = absolute(&c.wasm);
+            c.did = c.did.as_ref().map(|d| absolute(d));
         }
+        Ok(canisters)
     }
 
     /// The environment this configuration describes. `adversary_wasm` is used unless the file names one.

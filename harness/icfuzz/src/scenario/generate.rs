@@ -89,22 +89,27 @@ fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
     let total: u32 = kinds.iter().map(|(_, w)| w).sum();
     let scope = h.principal_scope();
     while steps.len() < options.max_steps && !u.is_empty() {
-        let mut pick = u.int_in_range(0..=total - 1)?;
-        let kind = kinds
-            .iter()
-            .find(|(_, w)| {
-                if pick < *w {
-                    true
-                } else {
-                    pick -= w;
-                    false
-                }
-            })
-            .map(|(k, _)| *k)
-            .expect("pick < total");
+        let kind = weighted(u, &kinds, total, |(_, w)| *w)?.0;
         steps.push(step(h, u, kind, &scope)?);
     }
     Ok(())
+}
+
+/// One of `items`, each as likely as its weight (`total` is the sum of the weights, at least 1).
+fn weighted<'a, T>(u: &mut Unstructured, items: &'a [T], total: u32, weight: impl Fn(&T) -> u32) -> Result<&'a T> {
+    let mut pick = u.int_in_range(0..=total - 1)?;
+    Ok(items
+        .iter()
+        .find(|item| {
+            let w = weight(item);
+            if pick < w {
+                true
+            } else {
+                pick -= w;
+                false
+            }
+        })
+        .expect("pick < total"))
 }
 
 fn step(h: &Harness, u: &mut Unstructured, kind: Kind, scope: &[candid::Principal]) -> Result<Step> {
@@ -153,19 +158,7 @@ fn call(h: &Harness, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
         *u.choose(&methods)?
     } else {
         let total: u32 = methods.iter().map(|m| c.weight(&m.name)).sum();
-        let mut pick = u.int_in_range(0..=total - 1)?;
-        *methods
-            .iter()
-            .find(|m| {
-                let w = c.weight(&m.name);
-                if pick < w {
-                    true
-                } else {
-                    pick -= w;
-                    false
-                }
-            })
-            .expect("pick < total")
+        *weighted(u, &methods, total, |m| c.weight(&m.name))?
     };
     let gen = ValueGen { env: &c.interface.env, principals: scope };
     let args = gen.args(u, &m.args)?;
