@@ -23,6 +23,10 @@ use crate::scenario::{Scenario, ScriptAction, Step};
 /// Most rounds a "settle" (run until quiet, or a control call on a round-based backend) runs.
 pub const MAX_SETTLE_TICKS: usize = 100;
 
+/// A settle on a round-based backend also ends after this many rounds in a row in which no call completed: a
+/// held call never completes, and each round of an adversary polling itself is costly on a replica.
+pub const MAX_IDLE_TICKS: usize = 10;
+
 /// Time the end-of-scenario stop check lets pass (as the default runner: past every deadline and stop timeout).
 const STOP_CHECK_SECONDS: u64 = 3_600;
 
@@ -219,7 +223,10 @@ impl Op {
             Op::Settle if capabilities.exact_delivery_order => {
                 format!("deliver oldest first until nothing is pending (at most {} deliveries)", crate::MAX_DELIVERIES_PER_DRAIN)
             }
-            Op::Settle => format!("tick() until every call of the scenario has completed (at most {MAX_SETTLE_TICKS} rounds)"),
+            Op::Settle => format!(
+                "tick() until every call of the scenario has completed (at most {MAX_SETTLE_TICKS} rounds; stops after \
+                 {MAX_IDLE_TICKS} rounds in a row in which none completed)"
+            ),
             Op::AdvanceTime { seconds } => format!("advance_time({seconds} s)"),
             Op::Fault { choice } => format!("inject system fault #{choice}"),
             Op::Skip => "(nothing)".into(),
@@ -517,8 +524,8 @@ fn lower(
         Step::RunUntilQuiet if caps.exact_delivery_order => (Fidelity::Exact, vec![Op::Settle]),
         Step::RunUntilQuiet => (
             Fidelity::Approximated(format!(
-                "rounds until every call of the scenario has completed (at most {MAX_SETTLE_TICKS}); messages run in the \
-                 replica's order, not oldest first"
+                "rounds until every call of the scenario has completed (at most {MAX_SETTLE_TICKS}, or {MAX_IDLE_TICKS} in a \
+                 row without progress); messages run in the replica's order, not oldest first"
             )),
             vec![Op::Settle],
         ),
@@ -705,7 +712,7 @@ impl<B: Backend> Exec<'_, B> {
                     (None, None) => Encode!().expect("encodes"),
                 };
                 let call = self.b.submit(*id, controller, method, arg).map_err(|r| self.fail(&format!("{adversary}.{method}"), r))?;
-                match self.run_now(call) {
+                match self.run_now(call, true) {
                     Some(Ok(_)) => {}
                     Some(Err(r)) => return Err(self.fail(&format!("{adversary}.{method}"), r)),
                     None => return Err(self.fail(&format!("{adversary}.{method}"), "did not complete")),
@@ -724,7 +731,7 @@ impl<B: Backend> Exec<'_, B> {
                 match self.b.submit_management(method, *id, controller, arg) {
                     Ok(call) => {
                         // Stopping waits for open call contexts: it completes later (or never), like any call.
-                        if let Some(Err(r)) = self.run_now(call) {
+                        if let Some(Err(r)) = self.run_now(call, false) {
                             lines.push(format!("{method} {name}: {r}"));
                         }
                     }
@@ -756,15 +763,19 @@ impl<B: Backend> Exec<'_, B> {
         Ok(())
     }
 
-    /// Runs a submitted call at once: delivered alone where the backend can, else rounds until it completes.
-    fn run_now(&mut self, call: CallId) -> Option<Outcome> {
-        match self.b.deliver_ingress(call) {
-            Ok(()) => self.b.status(call),
-            Err(_) => {
-                self.b.tick();
-                self.b.status(call)
+    /// Runs a submitted call at once: delivered alone where the backend can, else one round — or, with
+    /// `until_done`, rounds until it completes (a control call never awaits: one round normally does).
+    fn run_now(&mut self, call: CallId, until_done: bool) -> Option<Outcome> {
+        if self.b.deliver_ingress(call).is_ok() {
+            return self.b.status(call);
+        }
+        for _ in 0..if until_done { MAX_IDLE_TICKS } else { 1 } {
+            self.b.tick();
+            if let Some(outcome) = self.b.status(call) {
+                return Some(outcome);
             }
         }
+        None
     }
 
     /// Rounds until the call completes (bounded).
@@ -787,13 +798,20 @@ impl<B: Backend> Exec<'_, B> {
             Ok(true) => {}
             Ok(false) => lines.push(format!("not quiet after {} deliveries (a canister keeps messaging)", crate::MAX_DELIVERIES_PER_DRAIN)),
             Err(_) => {
+                let open = |exec: &mut Self| exec.in_flight.iter().filter(|(id, _)| exec.b.status(*id).is_none()).count();
+                let (mut idle, mut last) = (0, open(self));
                 for _ in 0..MAX_SETTLE_TICKS {
-                    if self.in_flight.iter().all(|(id, _)| self.b.status(*id).is_some()) {
-                        // One more round lets what the last completion started (e.g. a stop waiting on it) finish.
-                        self.b.tick();
+                    self.b.tick();
+                    let now = open(self);
+                    if now == 0 {
                         return;
                     }
-                    self.b.tick();
+                    idle = if now < last { 0 } else { idle + 1 };
+                    last = now;
+                    if idle == MAX_IDLE_TICKS {
+                        lines.push(format!("{now} call(s) still open, none completed in the last {MAX_IDLE_TICKS} rounds (held?)"));
+                        return;
+                    }
                 }
                 lines.push(format!("calls still open after {MAX_SETTLE_TICKS} rounds (held, or a canister keeps messaging)"));
             }

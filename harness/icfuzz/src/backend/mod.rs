@@ -22,7 +22,7 @@ use crate::scenario::GeneratorOptions;
 
 mod executor;
 
-pub use executor::{plan, replay, Fidelity, Op, Plan, PlannedStep, Replay, MAX_SETTLE_TICKS};
+pub use executor::{plan, replay, CallOp, Fidelity, Op, Plan, PlannedStep, Replay, MAX_IDLE_TICKS, MAX_SETTLE_TICKS};
 
 /// What a backend can do beyond the operations every backend has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
