@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{Backend, BackendError, CallId, Capabilities, Outcome};
 use crate::adversary::{self, AttackResult};
 use crate::engine::CanisterStatus;
-use crate::environment::{default_reply, Error};
+use crate::environment::{default_reply, substitute, Error};
 use crate::interface::bytes_to_text;
 use crate::oracle::{CallRecord, Finding, FindingKind, Names, Querier, World};
 use crate::runner::{Execution, Harness, TraceEntry};
@@ -112,8 +112,10 @@ pub enum Op {
         method: &'static str,
         /// Its argument, if known now (`None`: lowered from `script` when run, since release times are relative).
         arg: Option<Vec<u8>>,
-        /// The scripted action, for `icfuzz_script`/`icfuzz_set_default`: (slot, action, sticky).
+        /// The scripted action, for `icfuzz_script`/`icfuzz_set_default`: (slot, method, action, sticky).
         script: Option<(Option<u32>, Option<String>, ScriptAction, bool)>,
+        /// What `arg` says, in words (when `script` is `None`).
+        what: String,
     },
     /// Let held calls poll once (after a release or a time step).
     PollHolds {
@@ -194,13 +196,13 @@ impl Op {
                 c.canister
             ),
             Op::Call(c) => format!("submit_call({}, sender {}, {:?}, {})", n(&c.to), n(&c.sender), c.to_method, c.args_text),
-            Op::Control { id, method, script, arg, .. } => {
+            Op::Control { id, method, script, what, .. } => {
                 let what = match script {
                     Some((slot, _, action, _)) => format!(
                         "{}: {action}",
                         slot.map(|s| format!("slot {s}")).unwrap_or_else(|| "any method".into())
                     ),
-                    None => arg.as_deref().map(bytes_to_text).unwrap_or_default(),
+                    None => what.clone(),
                 };
                 format!("submit_call({}, sender controller, {method:?}, {what}); {run_it}", n(id))
             }
@@ -418,12 +420,17 @@ fn setup_plan(h: &Harness) -> Result<PlannedStep, Error> {
     for a in &h.adversaries {
         for (slot, method) in a.methods.iter().enumerate() {
             let action = default_reply(a.interface.as_ref(), method, &scope);
+            let what = match &action {
+                adversary::Action::Reply(bytes) => format!("slot {slot} ({method}): reply {}", bytes_to_text(bytes)),
+                other => format!("slot {slot} ({method}): {other:?}"),
+            };
             ops.push(Op::Control {
                 adversary: a.name.clone(),
                 id: a.id,
                 method: "icfuzz_set_default",
                 arg: Some(Encode!(&(slot as u32), &action).expect("encodes")),
                 script: None,
+                what,
             });
         }
     }
@@ -442,7 +449,7 @@ fn setup_plan(h: &Harness) -> Result<PlannedStep, Error> {
             arg,
             canister: call.canister.clone(),
             method: call.method.clone(),
-            args_text: call.args.clone(),
+            args_text: substitute(&call.args, &h.names)?,
             caller: sender,
             attack: false,
         }));
@@ -488,7 +495,7 @@ fn lower(
                 arg,
                 canister: canister.clone(),
                 method: method.clone(),
-                args_text: args.clone(),
+                args_text: substitute(args, &h.names)?,
                 caller: sender,
                 attack: false,
             };
@@ -507,7 +514,7 @@ fn lower(
                 arg: attack,
                 canister: canister.clone(),
                 method: method.clone(),
-                args_text: args.clone(),
+                args_text: substitute(args, &h.names)?,
                 caller: a.id,
                 attack: true,
             };
@@ -547,6 +554,7 @@ fn lower(
                 method: control,
                 arg: None,
                 script: Some((slot, method.clone(), action.clone(), *sticky)),
+                what: String::new(),
             };
             let fidelity = if has_hold(action) && !caps.hold_and_release {
                 Fidelity::NotReproducible(format!("{backend} cannot hold calls"))
@@ -563,6 +571,7 @@ fn lower(
                 method: "icfuzz_release",
                 arg: Some(Encode!(&None::<u64>).expect("encodes")),
                 script: None,
+                what: "every held call".into(),
             };
             (round("the release"), vec![release, Op::PollHolds { adversary: Some((name.clone(), a.id)) }])
         }
@@ -697,7 +706,7 @@ impl<B: Backend> Exec<'_, B> {
                     self.record(call.clone(), Err((r.code, r.message)), lines);
                 }
             },
-            Op::Control { adversary, id, method, arg, script } => {
+            Op::Control { adversary, id, method, arg, script, .. } => {
                 let arg = match (arg, script) {
                     (Some(arg), _) => arg.clone(),
                     (None, Some((slot, m, action, sticky))) => {

@@ -452,3 +452,85 @@ impl Backend for EngineBackend {
 fn is_call_of(kind: &MessageKind, method: &str) -> bool {
     matches!(kind, MessageKind::Request { method: m, .. } | MessageKind::Response { method: m, .. } if m == method)
 }
+
+/// A backend restricted to round-level operations: it presents the given capabilities and leaves out every
+/// optional operation (choosing deliveries, faults, execution events), so the executor drives it with rounds
+/// only, as it drives PocketIC. Over [`EngineBackend`] it previews, anywhere and deterministically, what a
+/// replay on a round-based replica does — and tests that mapping against real canisters without a server.
+pub struct RoundsOnly<B> {
+    inner: B,
+    capabilities: Capabilities,
+}
+
+impl<B: Backend> RoundsOnly<B> {
+    /// `inner`, presenting `capabilities` with every optional operation switched off.
+    pub fn new(inner: B, capabilities: Capabilities) -> RoundsOnly<B> {
+        let capabilities = Capabilities {
+            exact_delivery_order: false,
+            faults: false,
+            execution_events: false,
+            exact_quiescence: false,
+            ..capabilities
+        };
+        RoundsOnly { inner, capabilities }
+    }
+
+    /// The backend underneath.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Backend> Backend for RoundsOnly<B> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+    fn create_canister(&mut self, id: Principal, controller: Principal) -> Result<Principal, BackendError> {
+        self.inner.create_canister(id, controller)
+    }
+    fn install(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
+        self.inner.install(canister, wasm, arg, sender)
+    }
+    fn upgrade(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
+        self.inner.upgrade(canister, wasm, arg, sender)
+    }
+    fn submit(&mut self, canister: Principal, sender: Principal, method: &str, arg: Vec<u8>) -> Result<CallId, Reject> {
+        self.inner.submit(canister, sender, method, arg)
+    }
+    fn submit_management(&mut self, method: &str, canister: Principal, sender: Principal, arg: Vec<u8>) -> Result<CallId, Reject> {
+        self.inner.submit_management(method, canister, sender, arg)
+    }
+    fn status(&mut self, call: CallId) -> Option<Outcome> {
+        self.inner.status(call)
+    }
+    fn tick(&mut self) {
+        self.inner.tick()
+    }
+    fn advance_time(&mut self, nanos: u64) {
+        self.inner.advance_time(nanos)
+    }
+    fn time_nanos(&mut self) -> u64 {
+        self.inner.time_nanos()
+    }
+    fn query(&mut self, canister: Principal, sender: Principal, method: &str, arg: Vec<u8>) -> Outcome {
+        self.inner.query(canister, sender, method, arg)
+    }
+    fn canister_status(&mut self, canister: Principal, sender: Principal) -> Result<CanisterStatus, BackendError> {
+        self.inner.canister_status(canister, sender)
+    }
+    fn memory_bytes(&mut self, canister: Principal, sender: Principal) -> Option<u64> {
+        self.inner.memory_bytes(canister, sender)
+    }
+    fn canister_logs(&mut self, canister: Principal, sender: Principal) -> Result<Vec<String>, BackendError> {
+        self.inner.canister_logs(canister, sender)
+    }
+    fn snapshot(&mut self, canisters: &[Principal], controller: Principal) -> Result<(), BackendError> {
+        self.inner.snapshot(canisters, controller)
+    }
+    fn restore(&mut self, controller: Principal) -> Result<(), BackendError> {
+        self.inner.restore(controller)
+    }
+}

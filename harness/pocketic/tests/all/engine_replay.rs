@@ -1,7 +1,7 @@
 //! The backend-generic executor on the engine ([`EngineBackend`]): it sets each example environment up from
 //! scratch and reproduces the finding that the default runner finds, and nothing on the fixed twins.
 
-use icfuzz::backend::{self, Backend, EngineBackend, Fidelity};
+use icfuzz::backend::{self, Backend, EngineBackend, Fidelity, RoundsOnly};
 use icfuzz_fuzzers::examples::{example, Twin};
 
 use crate::portable_findings;
@@ -107,4 +107,27 @@ fn engine_snapshots_restore_a_backend_between_scenarios() {
 #[derive(candid::CandidType)]
 struct Record {
     canister_id: candid::Principal,
+}
+
+#[test]
+fn the_pocket_ic_mapping_reproduces_portable_findings_on_the_engine_in_rounds() {
+    // The engine driven only as PocketIC is (submit, tick, advance time, status, query): the round-based path of
+    // the executor — settling by rounds, control calls in a round, the stop check by rounds — on real canisters.
+    for (name, scenario, oracle) in portable_findings() {
+        let ex = example(name).expect("an example");
+        let mut harness = ex.harness(Twin::Vulnerable);
+        let mut rounds = RoundsOnly::new(engine_for(&harness), icfuzz_pocketic::CAPABILITIES);
+        let replay = backend::replay(&mut harness, &mut rounds, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replay.execution);
+        let finding = replay.execution.finding.as_ref().unwrap_or_else(|| panic!("{name}: nothing found in rounds:\n{trace}"));
+        assert_eq!((finding.kind, finding.oracle.as_str()), (ex.expected, oracle), "{name}:\n{trace}");
+        assert!(!replay.plan.exact(), "{name}: run until quiet is approximated by rounds");
+        assert!(replay.ops.iter().any(|op| op == "tick()" || op.starts_with("tick() until")), "{name}: {:#?}", replay.ops);
+
+        let mut fixed = ex.harness(Twin::Fixed);
+        let mut rounds = RoundsOnly::new(engine_for(&fixed), icfuzz_pocketic::CAPABILITIES);
+        let replay = backend::replay(&mut fixed, &mut rounds, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replay.execution);
+        assert_eq!(replay.execution.finding, None, "{name} (fixed), in rounds:\n{trace}");
+    }
 }
