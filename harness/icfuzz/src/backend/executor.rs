@@ -152,6 +152,13 @@ pub enum Op {
         /// Seconds.
         seconds: u64,
     },
+    /// End check: wait for a canister asked to stop to be stopped (round-based backends: a few rounds).
+    AwaitStopped {
+        /// The canister's name.
+        name: String,
+        /// Its id.
+        id: Principal,
+    },
     /// Inject the `choice`-th possible fault (faults only).
     Fault {
         /// Which one.
@@ -230,6 +237,10 @@ impl Op {
                  {MAX_IDLE_TICKS} rounds in a row in which none completed)"
             ),
             Op::AdvanceTime { seconds } => format!("advance_time({seconds} s)"),
+            Op::AwaitStopped { id, .. } if capabilities.exact_delivery_order => format!("canister_status({}): stopped?", n(id)),
+            Op::AwaitStopped { id, .. } => {
+                format!("tick() until canister_status({}) is stopped (at most {MAX_IDLE_TICKS} rounds)", n(id))
+            }
             Op::Fault { choice } => format!("inject system fault #{choice}"),
             Op::Skip => "(nothing)".into(),
         }
@@ -324,6 +335,20 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The replay for a reader: how faithfully the scenario mapped, the trace, the finding, what was not checked.
+    pub fn render(&self) -> String {
+        let (exact, approximated, impossible) = self.plan.counts();
+        let mut out = format!(
+            "replayed on {}: {exact} step(s) exact, {approximated} approximated, {impossible} not reproducible\n",
+            self.plan.backend
+        );
+        out.push_str(&crate::report::render_trace(&self.execution));
+        for note in &self.plan.unchecked {
+            let _ = writeln!(out, "not checked on {}: {note}", self.plan.backend);
+        }
+        out
+    }
+
     /// Whether the replay found what `expected` says: same kind, same oracle, same canister.
     pub fn confirms(&self, expected: &Finding) -> bool {
         self.execution
@@ -355,6 +380,7 @@ pub fn plan(harness: &Harness, scenario: &Scenario, backend: &'static str, capab
         for c in harness.canisters.iter().filter(|c| c.target) {
             end_ops.push(Op::Management { method: "stop_canister", name: c.name.clone(), id: c.id });
             end_ops.push(Op::Settle);
+            end_ops.push(Op::AwaitStopped { name: c.name.clone(), id: c.id });
         }
     }
     let end = PlannedStep {
@@ -760,6 +786,17 @@ impl<B: Backend> Exec<'_, B> {
                 Err(e) => return Err(self.fail("deliver", e)),
             },
             Op::Tick => self.b.tick(),
+            Op::AwaitStopped { id, .. } => {
+                // A stop completes in a later round than the one that saw the last call context close.
+                if !self.caps.exact_delivery_order {
+                    for _ in 0..MAX_IDLE_TICKS {
+                        if matches!(self.b.canister_status(*id, controller), Ok(CanisterStatus::Stopped)) {
+                            break;
+                        }
+                        self.b.tick();
+                    }
+                }
+            }
             Op::Settle => self.settle(lines),
             Op::AdvanceTime { seconds } => self.b.advance_time(seconds.saturating_mul(1_000_000_000)),
             Op::Fault { choice } => match self.b.inject_fault(*choice) {
