@@ -582,12 +582,10 @@ fn lower(
                 script: Some((slot, method.clone(), action.clone(), *sticky)),
                 what: String::new(),
             };
-            let fidelity = if has_hold(action) && !caps.hold_and_release {
-                Fidelity::NotReproducible(format!("{backend} cannot hold calls"))
-            } else {
-                round("the control call")
-            };
-            (fidelity, vec![op])
+            if has_hold(action) && !caps.hold_and_release {
+                return Ok((Fidelity::NotReproducible(format!("{backend} cannot hold calls")), vec![Op::Skip]));
+            }
+            (round("the control call"), vec![op])
         }
         Step::Release { adversary: name } => {
             let a = adversary(name)?;

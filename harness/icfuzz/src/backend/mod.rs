@@ -267,6 +267,11 @@ impl EngineBackend {
         Ok(EngineBackend { subnet, calls: Vec::new(), snapshot: None })
     }
 
+    /// A fresh subnet with the configuration of `harness`'s engine, ready for [`replay`] to set up.
+    pub fn for_harness(harness: &Harness) -> Result<EngineBackend, BackendError> {
+        EngineBackend::new(harness.subnet().config().clone())
+    }
+
     /// The engine, for inspection.
     pub fn subnet(&self) -> &Subnet {
         &self.subnet

@@ -7,7 +7,7 @@ use icfuzz_fuzzers::examples::{example, Twin};
 use crate::portable_findings;
 
 fn engine_for(harness: &icfuzz::Harness) -> EngineBackend {
-    EngineBackend::new(harness.subnet().config().clone()).expect("a fresh engine")
+    EngineBackend::for_harness(harness).expect("a fresh engine")
 }
 
 #[test]
