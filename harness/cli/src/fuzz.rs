@@ -59,6 +59,10 @@ pub struct FuzzArgs {
     /// Minimize each new finding at the end and print its trace.
     #[arg(long)]
     pub minimize: bool,
+    /// Generate only steps this backend can replay step for step (`pocket-ic`: no exact delivery choices, no
+    /// faults), so every finding can be confirmed there.
+    #[arg(long, value_name = "BACKEND", value_parser = ["pocket-ic"])]
+    pub replayable_on: Option<String>,
     /// Scenarios per round of discovering the methods a canister calls on adversaries (zero configuration).
     #[arg(long, default_value_t = 300, value_name = "N")]
     pub discovery_runs: u64,
@@ -100,6 +104,7 @@ struct Shared {
     misses: Mutex<BTreeSet<(String, String)>>,
     error: Mutex<Option<anyhow::Error>>,
     stop_on_first: bool,
+    pocket_ic_only: bool,
     corpus_dir: PathBuf,
     crashes_dir: PathBuf,
     bar: ProgressBar,
@@ -190,6 +195,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         misses: Mutex::new(BTreeSet::new()),
         error: Mutex::new(None),
         stop_on_first: args.stop_on_first,
+        pocket_ic_only: args.replayable_on.is_some(),
         corpus_dir,
         crashes_dir,
         bar: bar.clone(),
@@ -345,6 +351,9 @@ fn read_corpus(dir: &Path) -> Result<Vec<Vec<u8>>> {
 
 fn work(worker: usize, loaded: &Loaded, seed: u64, seeds: Vec<Vec<u8>>, shared: &Shared) -> Result<()> {
     let mut harness = environment::build(loaded, true)?;
+    if shared.pocket_ic_only {
+        harness.restrict_to(&icfuzz_pocketic::CAPABILITIES);
+    }
     let mut fuzzer = Fuzzer::new(&harness, FuzzOptions { seed, ..FuzzOptions::default() });
     let mut pending: std::collections::VecDeque<Vec<u8>> = seeds.into();
     let mut imported = 0usize;

@@ -18,6 +18,25 @@ pub struct ReplayArgs {
     /// Print the trace as JSON (steps, delivered messages, replies, logs, the finding).
     #[arg(long)]
     pub json: bool,
+    /// Where to run it: the embedded engine, or a PocketIC server (POCKET_IC_BIN) to confirm on the replica.
+    #[arg(long, value_enum, default_value_t = Backend::Engine)]
+    pub backend: Backend,
+    /// With --backend pocket-ic: print the PocketIC operations step by step, with what replays exactly, what is
+    /// approximated and what cannot be reproduced there; needs no server.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --backend pocket-ic: let the pocket-ic crate download a server when POCKET_IC_BIN is not set.
+    #[arg(long)]
+    pub download_server: bool,
+}
+
+/// A backend to replay on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded, deterministic engine (exact delivery order and faults).
+    Engine,
+    /// PocketIC, the IC's own execution environment.
+    PocketIc,
 }
 
 /// Runs `icfuzz replay`.
@@ -25,6 +44,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let loaded = environment::for_crash(args.env.config.as_deref(), &args.crash)?;
     let mut harness = environment::build(&loaded, false)?;
     let crash = files::read_crash(&args.crash, &harness)?;
+    if args.dry_run && args.backend != Backend::PocketIc {
+        anyhow::bail!("--dry-run prints the PocketIC operation sequence: use it with --backend pocket-ic");
+    }
+    if args.backend == Backend::PocketIc {
+        return on_pocket_ic(&args, &mut harness, &crash);
+    }
     let execution = harness.run(&crash.scenario)?;
     if args.json {
         let trace: Vec<serde_json::Value> = execution
@@ -52,4 +77,35 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         print!("{}", icfuzz::report::render_trace(&execution));
     }
     Ok(if execution.finding.is_some() { crate::finding_code() } else { ExitCode::SUCCESS })
+}
+
+/// Replays on PocketIC (or prints the plan): the engine's finding first, so the replica's result can be compared.
+fn on_pocket_ic(args: &ReplayArgs, harness: &mut icfuzz::Harness, crash: &files::Crash) -> Result<ExitCode> {
+    if args.dry_run {
+        print!("{}", icfuzz_pocketic::dry_run(harness, &crash.scenario)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let on_engine = harness.run(&crash.scenario)?.finding;
+    let options = icfuzz_pocketic::Options { download: args.download_server, ..Default::default() };
+    let replay = icfuzz_pocketic::replay(harness, &crash.scenario, &options)?;
+    if args.json {
+        let report = serde_json::json!({
+            "crash": crash.path.display().to_string(),
+            "backend": "pocket-ic",
+            "plan": replay.plan.render(),
+            "operations": replay.ops,
+            "finding": replay.execution.finding,
+            "engine_finding": on_engine,
+            "confirmed": on_engine.as_ref().is_some_and(|f| replay.confirms(f)),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", replay.render());
+        match &on_engine {
+            Some(f) if replay.confirms(f) => println!("\nconfirmed on PocketIC: {f}"),
+            Some(f) => println!("\nnot confirmed on PocketIC (the engine finds: {f}); see the plan above for steps PocketIC cannot reproduce"),
+            None => println!("\n(the engine finds nothing in this scenario)"),
+        }
+    }
+    Ok(if replay.execution.finding.is_some() { crate::finding_code() } else { ExitCode::SUCCESS })
 }

@@ -351,3 +351,39 @@ fn a_dfx_project_is_fuzzed_without_any_argument() {
     let resolved = std::fs::read_to_string(dir.join("icfuzz-out/icfuzz.resolved.toml")).unwrap();
     assert!(resolved.contains("name = \"notifier\"") && !resolved.contains("frontend"), "{resolved}");
 }
+
+/// `--replayable-on pocket-ic` findings use only steps PocketIC replays, `replay --backend pocket-ic --dry-run`
+/// shows it without a server, and a replay on PocketIC runs where a server is configured (else: one clear error).
+#[test]
+fn pocket_ic_replay_and_dry_run() {
+    let dir = temp("pocketic");
+    let out_dir = dir.join("out");
+    let config = repo().join("canisters/examples/reentrancy/icfuzz.toml");
+    let out = icfuzz(&[
+        "fuzz", "--config", config.to_str().unwrap(), "--runs", "3000", "--seed", "1", "--stop-on-first",
+        "--replayable-on", "pocket-ic", "--out", out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let crash = crash_jsons(&out_dir).pop().unwrap();
+    let scenario = std::fs::read_to_string(&crash).unwrap();
+    assert!(!scenario.contains("\"deliver\"") && !scenario.contains("\"fault\""), "{scenario}");
+
+    let out = icfuzz(&["replay", "--backend", "pocket-ic", "--dry-run", crash.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("create_canister_with_id(rewards") && plan.contains("submit_call("), "{plan}");
+    assert!(plan.contains(", 0 not reproducible on pocket-ic"), "{plan}");
+
+    let out = Command::new(ICFUZZ).args(["replay", "--backend", "pocket-ic", crash.to_str().unwrap()]).output().unwrap();
+    match std::env::var_os("POCKET_IC_BIN") {
+        Some(_) => {
+            assert_eq!(code(&out), 1, "{}", show(&out));
+            assert!(text(&out.stdout).contains("confirmed on PocketIC"), "{}", show(&out));
+        }
+        None => {
+            eprintln!("SKIPPED (the replay itself): POCKET_IC_BIN not set; see docs/pocket-ic.md");
+            assert_eq!(code(&out), 2, "{}", show(&out));
+            assert!(text(&out.stderr).starts_with("icfuzz: no PocketIC server: set POCKET_IC_BIN"), "{}", show(&out));
+        }
+    }
+}

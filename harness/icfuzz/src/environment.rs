@@ -149,12 +149,16 @@ impl AdversarySpec {
 }
 
 /// A call the controller (or an actor) makes during setup; it must succeed.
-#[derive(Clone, Debug)]
-struct SetupCall {
-    actor: Option<String>,
-    canister: String,
-    method: String,
-    args: String,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupCall {
+    /// The actor making it; `None` for the controller.
+    pub actor: Option<String>,
+    /// The canister called, by name.
+    pub canister: String,
+    /// The method.
+    pub method: String,
+    /// Candid text of the arguments, with `{name}` placeholders.
+    pub args: String,
 }
 
 /// Builds a [`Harness`].
@@ -408,7 +412,7 @@ impl EnvironmentBuilder {
             subnet
                 .install_canister(id, &module, candid::encode_args(()).expect("empty args"), Some(controller))
                 .map_err(|r| setup(format!("installing adversary `{}`: {}", spec.name, r.reject_message)))?;
-            adversaries.push(AdversaryInfo { name: spec.name.clone(), id, methods, interface });
+            adversaries.push(AdversaryInfo { name: spec.name.clone(), id, methods, interface, module });
         }
 
         let mut harness = Harness::new(subnet, names, controller, canisters, adversaries, actors, self.invariants, self.oracles, self.generator);
@@ -416,6 +420,7 @@ impl EnvironmentBuilder {
         for call in &self.setup {
             harness.setup_call(call.actor.as_deref(), &call.canister, &call.method, &call.args)?;
         }
+        harness.setup = self.setup;
         harness.take_snapshot()?;
         Ok(harness)
     }

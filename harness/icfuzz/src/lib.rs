@@ -28,6 +28,7 @@
 pub use icfuzz_engine as engine;
 
 pub mod adversary;
+pub mod backend;
 pub mod config;
 mod environment;
 pub mod fuzz;
@@ -39,7 +40,9 @@ pub mod report;
 mod runner;
 pub mod scenario;
 
-pub use environment::{controller_principal, user_principal, AdversarySpec, CanisterSpec, Environment, EnvironmentBuilder, Error};
+pub use environment::{
+    controller_principal, user_principal, AdversarySpec, CanisterSpec, Environment, EnvironmentBuilder, Error, SetupCall,
+};
 pub use oracle::{Finding, FindingKind, Invariant, Oracles};
 pub use runner::{AdversaryInfo, CanisterInfo, Execution, Harness, MethodStats, TraceEntry, MAX_DELIVERIES_PER_DRAIN};
 pub use scenario::{Scenario, ScriptAction, Step};

@@ -66,6 +66,8 @@ pub struct AdversaryInfo {
     pub methods: Vec<String>,
     /// The interface it impersonates, when known (types its replies).
     pub interface: Option<Interface>,
+    /// The adversary canister's module with this slot's impersonation exports (what is installed).
+    pub(crate) module: Vec<u8>,
 }
 
 /// One entry of a trace: a step (or the end-of-scenario checks) and what happened.
@@ -110,11 +112,13 @@ pub struct Harness {
     pub(crate) subnet: Subnet,
     snapshot: Option<SubnetSnapshot>,
     pub(crate) names: Names,
-    controller: Principal,
+    pub(crate) controller: Principal,
+    /// The setup calls the environment ran before its snapshot (other backends replay them).
+    pub(crate) setup: Vec<crate::environment::SetupCall>,
     pub(crate) canisters: Vec<CanisterInfo>,
     pub(crate) adversaries: Vec<AdversaryInfo>,
     pub(crate) actors: Vec<(String, Principal)>,
-    invariants: Vec<Box<dyn Invariant>>,
+    pub(crate) invariants: Vec<Box<dyn Invariant>>,
     pub(crate) oracles: Oracles,
     pub(crate) generator: GeneratorOptions,
     /// Per (canister, method) statistics over every run of this harness.
@@ -165,6 +169,7 @@ impl Harness {
             snapshot: None,
             names,
             controller,
+            setup: Vec::new(),
             canisters,
             adversaries,
             actors,
@@ -248,7 +253,7 @@ impl Harness {
     }
 
     /// The Candid-encoded call of `canister.method(args)` (args as text with `{name}` placeholders).
-    fn encode_call(&self, canister: &str, method: &str, args: &str) -> Result<(Principal, Vec<u8>), Error> {
+    pub(crate) fn encode_call(&self, canister: &str, method: &str, args: &str) -> Result<(Principal, Vec<u8>), Error> {
         let text = substitute(args, &self.names)?;
         if let Some(c) = self.canisters.iter().find(|c| c.name == canister) {
             let m = c.interface.method(method)?;
@@ -511,6 +516,17 @@ impl Harness {
 
     /// Turns a scenario's action into what the adversary canister executes.
     fn lower_action(&self, a: &AdversaryInfo, method: Option<&str>, action: &ScriptAction) -> Result<Action, Error> {
+        self.lower_action_at(a, method, action, self.subnet.time_nanos())
+    }
+
+    /// [`Harness::lower_action`] with the backend's current time (`now_nanos`) for release times.
+    pub(crate) fn lower_action_at(
+        &self,
+        a: &AdversaryInfo,
+        method: Option<&str>,
+        action: &ScriptAction,
+        now_nanos: u64,
+    ) -> Result<Action, Error> {
         Ok(match action {
             ScriptAction::Reply { value } => {
                 let text = substitute(value, &self.names)?;
@@ -525,9 +541,8 @@ impl Harness {
             ScriptAction::Reject { message } => Action::Reject(message.clone()),
             ScriptAction::Trap { message } => Action::Trap(message.clone()),
             ScriptAction::Hold { release_after_seconds, then } => Action::Hold {
-                release_at_nanos: release_after_seconds
-                    .map(|s| self.subnet.time_nanos().saturating_add(s.saturating_mul(1_000_000_000))),
-                then: Box::new(self.lower_action(a, method, then)?),
+                release_at_nanos: release_after_seconds.map(|s| now_nanos.saturating_add(s.saturating_mul(1_000_000_000))),
+                then: Box::new(self.lower_action_at(a, method, then, now_nanos)?),
             },
             ScriptAction::CallBack { canister, to_caller, method: callee_method, args, bounded_wait, then } => {
                 let (id, arg) = self.encode_call(canister, callee_method, args)?;
@@ -536,7 +551,7 @@ impl Harness {
                     method: callee_method.clone(),
                     arg,
                     bounded_wait: *bounded_wait,
-                    then: Box::new(self.lower_action(a, method, then)?),
+                    then: Box::new(self.lower_action_at(a, method, then, now_nanos)?),
                 }
             }
         })
@@ -685,7 +700,7 @@ impl Harness {
         let mut finding = None;
         {
             let mut world = World {
-                subnet: &mut self.subnet,
+                subnet: crate::oracle::Querier::Engine(&mut self.subnet),
                 names: &self.names,
                 calls: &run.calls,
                 controller: self.controller,
@@ -810,7 +825,7 @@ impl Harness {
         }
     }
 
-    fn decode_reply(&self, canister: &str, method: &str, bytes: &[u8]) -> String {
+    pub(crate) fn decode_reply(&self, canister: &str, method: &str, bytes: &[u8]) -> String {
         self.canisters
             .iter()
             .find(|c| c.name == canister)

@@ -503,6 +503,7 @@ impl Loaded {
             max_steps: g.max_steps.unwrap_or(gd.max_steps),
             faults: g.faults.unwrap_or(gd.faults),
             stop_start: g.stop_start.unwrap_or(gd.stop_start),
+            ..gd
         });
         Ok(builder)
     }

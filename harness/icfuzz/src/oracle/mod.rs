@@ -10,6 +10,7 @@ use candid::utils::{ArgumentDecoder, ArgumentEncoder};
 use candid::Principal;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{Backend, Reject};
 use crate::engine::{CanisterId, Subnet};
 
 pub mod declarative;
@@ -198,9 +199,15 @@ impl Names {
     }
 }
 
-/// What an invariant sees: queries to any canister, the engine's state, the calls completed so far.
+/// Where an invariant's queries go: the engine the default runner drives, or any [`Backend`] (e.g. PocketIC).
+pub(crate) enum Querier<'a> {
+    Engine(&'a mut Subnet),
+    Backend(&'a mut dyn Backend),
+}
+
+/// What an invariant sees: queries to any canister, the engine's state (on the engine), the calls completed so far.
 pub struct World<'a> {
-    pub(crate) subnet: &'a mut Subnet,
+    pub(crate) subnet: Querier<'a>,
     pub(crate) names: &'a Names,
     pub(crate) calls: &'a [CallRecord],
     pub(crate) controller: Principal,
@@ -231,21 +238,26 @@ impl World<'_> {
     /// queried (as on the IC); an invariant that fails for that reason is skipped, not reported.
     pub fn query_raw(&mut self, canister: &str, method: &str, arg: Vec<u8>) -> Result<Vec<u8>, String> {
         let id: CanisterId = self.principal(canister)?;
-        self.subnet.query_call(id, self.controller, method, arg).map_err(|r| {
-            use crate::engine::ErrorCode::*;
-            if matches!(
-                r.error_code,
-                CanisterStopped | CanisterStopping | CanisterOutOfCycles | CanisterWasmModuleNotFound
-            ) {
+        let result = match &mut self.subnet {
+            Querier::Engine(subnet) => subnet.query_call(id, self.controller, method, arg).map_err(|r| Reject::from(&r)),
+            Querier::Backend(backend) => backend.query(id, self.controller, method, arg),
+        };
+        result.map_err(|r| {
+            if r.canister_not_running() {
                 self.unavailable = true;
             }
-            format!("query {canister}.{method} rejected: {}", r.reject_message)
+            format!("query {canister}.{method} rejected: {}", r.message)
         })
     }
 
-    /// The engine, read-only (cycle balances, call contexts, memory, logs, ...).
-    pub fn subnet(&self) -> &Subnet {
-        self.subnet
+    /// The engine, read-only (cycle balances, call contexts, memory, logs, ...), when the scenario runs on the
+    /// engine; `None` on other backends (PocketIC), which do not expose engine state. Invariants that read
+    /// engine state cannot be checked there.
+    pub fn subnet(&self) -> Option<&Subnet> {
+        match &self.subnet {
+            Querier::Engine(subnet) => Some(subnet),
+            Querier::Backend(_) => None,
+        }
     }
 
     /// Calls completed so far in this scenario, in completion order.

@@ -20,11 +20,18 @@ pub struct GeneratorOptions {
     pub faults: bool,
     /// Allow stopping and starting canisters.
     pub stop_start: bool,
+    /// Allow `Deliver` steps, which choose exactly which pending message runs next (a backend without
+    /// exact delivery order, such as PocketIC, can only run whole rounds).
+    pub deliver: bool,
+    /// Allow upgrades (of canisters marked upgradable).
+    pub upgrade: bool,
+    /// Allow adversaries to hold calls (and scenarios to release them).
+    pub hold: bool,
 }
 
 impl Default for GeneratorOptions {
     fn default() -> GeneratorOptions {
-        GeneratorOptions { max_steps: 24, faults: true, stop_start: true }
+        GeneratorOptions { max_steps: 24, faults: true, stop_start: true, deliver: true, upgrade: true, hold: true }
     }
 }
 
@@ -65,15 +72,15 @@ fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
     let candidates = [
         (Kind::Call, 24, callable && !h.actors.is_empty()),
         (Kind::Attack, 10, callable && has_adversaries),
-        (Kind::Deliver, 22, true),
+        (Kind::Deliver, 22, options.deliver),
         (Kind::RunUntilQuiet, 8, true),
         (Kind::Script, 16, scriptable),
-        (Kind::Release, 4, scriptable),
+        (Kind::Release, 4, scriptable && options.hold),
         (Kind::AdvanceTime, 5, true),
         (Kind::Fault, 5, options.faults),
         (Kind::Stop, 2, options.stop_start),
         (Kind::Start, 2, options.stop_start),
-        (Kind::Upgrade, 2, upgradable),
+        (Kind::Upgrade, 2, upgradable && options.upgrade),
     ];
     // Swarm: each kind is on for this input with probability 3/4; delivering and calling stay on.
     let swarm: u16 = u.arbitrary()?;
@@ -181,6 +188,8 @@ fn action(
         3 => ScriptAction::Garbage { len: *u.choose(&[0u32, 1, 7, 16, 64])?, seed: u.arbitrary()? },
         4 => ScriptAction::Oversized { len: *u.choose(OVERSIZED)? },
         5 => ScriptAction::Trap { message: "adversary traps".into() },
+        // Without holds the same bytes mean a plain reply instead (one input still means one scenario).
+        6 if !h.generator.hold => reply(u, a, method, scope)?,
         6 => ScriptAction::Hold {
             release_after_seconds: if u.ratio(2u8, 3)? { None } else { Some(*u.choose(SECONDS)?) },
             then: Box::new(action(h, u, a, method, scope, depth + 1)?),

@@ -1,6 +1,7 @@
 //! icfuzz's tests, on real canister Wasm: the adversary canister's behaviours, the oracles, interfaces, reports.
 
 mod adversary;
+mod backend;
 mod interface;
 mod oracles;
 mod report;

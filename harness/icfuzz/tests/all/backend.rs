@@ -1,0 +1,47 @@
+//! Capabilities restrict the generator: a backend never gets a step kind it cannot run.
+
+use icfuzz::backend::Capabilities;
+use icfuzz::scenario::GeneratorOptions;
+use icfuzz::{ScriptAction, Step};
+
+fn bytes(seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..200)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// How many generated steps (of 300 scenarios) match.
+fn count(harness: &icfuzz::Harness, matches: impl Fn(&Step) -> bool) -> usize {
+    (0..300).flat_map(|seed| harness.generate(&bytes(seed)).steps).filter(|s| matches(s)).count()
+}
+
+fn holds(step: &Step) -> bool {
+    matches!(step, Step::Release { .. })
+        || matches!(step, Step::Script { action, .. } if matches!(action, ScriptAction::Hold { .. })
+            || matches!(action, ScriptAction::CallBack { then, .. } if matches!(**then, ScriptAction::Hold { .. })))
+}
+
+#[test]
+fn capabilities_turn_off_the_step_kinds_a_backend_lacks() {
+    let mut harness = crate::bank();
+    let stop_start = |s: &Step| matches!(s, Step::Stop { .. } | Step::Start { .. });
+    let deliver = |s: &Step| matches!(s, Step::Deliver { .. });
+    // The engine can do everything, and the default generator uses it.
+    assert_eq!(Capabilities::ENGINE.generator_options(GeneratorOptions::default()).deliver, true);
+    assert!(count(&harness, holds) > 0 && count(&harness, stop_start) > 0 && count(&harness, deliver) > 0);
+
+    let lacking = Capabilities { hold_and_release: false, stop_start: false, exact_delivery_order: false, ..Capabilities::ENGINE };
+    harness.restrict_to(&lacking);
+    let options = harness.generator_options();
+    assert!(!options.hold && !options.stop_start && !options.deliver && options.faults && options.upgrade);
+    assert_eq!(count(&harness, holds), 0);
+    assert_eq!(count(&harness, stop_start), 0);
+    assert_eq!(count(&harness, deliver), 0);
+    assert!(count(&harness, |s| matches!(s, Step::Fault { .. })) > 0, "faults stay on");
+}
