@@ -387,3 +387,42 @@ fn pocket_ic_replay_and_dry_run() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) ends a campaign without a run limit cleanly: what was found is on disk and summarized.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_keeps_everything_found() {
+    let dir = temp("sigint");
+    let out_dir = dir.join("out");
+    let wasm = example_wasm("unbounded_wait_vulnerable");
+    let child = Command::new(ICFUZZ)
+        .args(["fuzz", wasm.to_str().unwrap(), "--seed", "1", "--out", out_dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    while crash_jsons_if_any(&out_dir).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 600, "no finding within two minutes");
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stdout).contains("finding(s) in"), "{}", show(&out));
+    let crashes = crash_jsons(&out_dir);
+    assert!(!crashes.is_empty());
+    for crash in crashes {
+        icfuzz::Scenario::from_json(&std::fs::read_to_string(&crash).unwrap()).expect("a complete scenario file");
+    }
+}
+
+fn crash_jsons_if_any(out_dir: &Path) -> Vec<PathBuf> {
+    if out_dir.join("crashes").is_dir() {
+        crash_jsons(out_dir)
+    } else {
+        Vec::new()
+    }
+}
