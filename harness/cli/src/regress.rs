@@ -31,8 +31,8 @@ pub fn run(args: RegressArgs) -> Result<ExitCode> {
     })?;
     if !loaded.config.adversaries.is_empty() && loaded.config.adversary_wasm.is_none() {
         bail!(
-            "the test builds the environment from {} without icfuzz, so it needs `adversary_wasm = \"…\"` there; \
-             the icfuzz.resolved.toml that icfuzz fuzz writes has it",
+            "the test builds the environment from {} on its own, so that file must name the adversary module \
+             (`adversary_wasm = \"…\"`); the icfuzz.resolved.toml that icfuzz fuzz writes does",
             loaded.path.display()
         );
     }

@@ -329,7 +329,7 @@ impl EnvironmentBuilder {
                 Some(did) => Some(Interface::parse(did)?),
                 None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
             };
-            if declared.is_none() && spec.init_args.is_none() {
+            if declared.is_none() && spec.init_args.is_none() && crate::interface::has_export(&spec.wasm, "canister_init") {
                 // Init arguments are typed by the interface, which only the canister can tell (its
                 // __get_candid_interface_tmp_hack query); ask a copy that skips init, so init cannot fail for
                 // want of the arguments it is about to get.
@@ -452,7 +452,27 @@ fn default_init_args(interface: Option<&Interface>, adversaries: &[Principal], n
     let controller = controller_principal();
     scope.extend(names.by_name.values().filter(|p| !adversaries.contains(p) && **p != Principal::anonymous() && **p != controller));
     let gen = ValueGen { env: &i.env, principals: &scope };
-    gen.args(&mut arbitrary::Unstructured::new(&[]), &i.init_args).map(|a| a.to_string()).unwrap_or_else(|_| "()".to_owned())
+    let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &i.init_args) else { return "()".to_owned() };
+    // Without input bytes the generator's principal is the anonymous one; a canister handed a principal at init
+    // (its ledger, its oracle) should be handed the first adversary instead.
+    match scope.first() {
+        Some(first) => candid::IDLArgs::new(&args.args.iter().map(|v| with_principal(v, *first)).collect::<Vec<_>>()).to_string(),
+        None => args.to_string(),
+    }
+}
+
+/// `value` with every anonymous principal replaced by `principal`.
+fn with_principal(value: &candid::types::value::IDLValue, principal: Principal) -> candid::types::value::IDLValue {
+    use candid::types::value::{IDLField, IDLValue, VariantValue};
+    let field = |f: &IDLField| IDLField { id: f.id.clone(), val: with_principal(&f.val, principal) };
+    match value {
+        IDLValue::Principal(p) if *p == Principal::anonymous() => IDLValue::Principal(principal),
+        IDLValue::Opt(v) => IDLValue::Opt(Box::new(with_principal(v, principal))),
+        IDLValue::Vec(items) => IDLValue::Vec(items.iter().map(|v| with_principal(v, principal)).collect()),
+        IDLValue::Record(fields) => IDLValue::Record(fields.iter().map(field).collect()),
+        IDLValue::Variant(v) => IDLValue::Variant(VariantValue(Box::new(field(&v.0)), v.1)),
+        other => other.clone(),
+    }
 }
 
 /// Replaces `{name}` with `principal "<id>"`.

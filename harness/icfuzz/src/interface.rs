@@ -183,3 +183,14 @@ pub(crate) fn without_export(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
     }
     Some(out.finish())
 }
+
+/// Whether the module (plain or gzipped) exports `name`.
+pub(crate) fn has_export(wasm: &[u8], name: &str) -> bool {
+    let Some(wasm) = maybe_gunzip(wasm) else { return false };
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        if let Ok(wasmparser::Payload::ExportSection(reader)) = payload {
+            return reader.into_iter().flatten().any(|e| e.name == name);
+        }
+    }
+    false
+}

@@ -49,6 +49,11 @@ impl CanisterInfo {
         self.interface.updates().filter(|m| !self.exclude.contains(&m.name) && self.weight(&m.name) > 0)
     }
 
+    /// The Candid-encoded init arguments it was installed with.
+    pub fn init_arg(&self) -> &[u8] {
+        &self.init_arg
+    }
+
     /// The weight of a method in generated calls.
     pub fn weight(&self, method: &str) -> u32 {
         self.weights.get(method).copied().unwrap_or(1)

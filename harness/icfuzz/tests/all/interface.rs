@@ -50,3 +50,20 @@ fn bad_interfaces_and_arguments_are_clear_errors() {
     let e = Environment::builder().canister(CanisterSpec::new("bank", wasm("bank")).did(BANK_DID)).build().err().expect("no target");
     assert!(e.to_string().contains("no canister is a target"), "{e}");
 }
+
+/// A canister whose init takes arguments, given none: its interface comes from a copy installed without init, and
+/// it is installed with the smallest well-typed values, a principal naming the adversary first.
+#[test]
+fn init_arguments_default_to_adversaries() {
+    let harness = Environment::builder()
+        .canister(CanisterSpec::new("bank", wasm("stale_balance_vulnerable")).target())
+        .adversary(icfuzz::AdversarySpec::new("mallory"))
+        .adversary_wasm(wasm("adversary"))
+        .build()
+        .expect("the bank installs with generated init arguments");
+    let bank = &harness.canisters()[0];
+    assert_eq!(bank.interface.init_args.len(), 1, "the interface came from __get_candid_interface_tmp_hack");
+    let mallory = harness.names().principal("mallory").unwrap();
+    let ledger: candid::Principal = candid::decode_one(bank.init_arg()).unwrap();
+    assert_eq!(ledger, mallory, "the bank's ledger is the adversary");
+}
