@@ -702,38 +702,14 @@ impl Harness {
         }
         let quiescent = self.quiescent();
         let mut invariants = std::mem::take(&mut self.invariants);
-        let mut finding = None;
-        {
-            let mut world = World {
-                subnet: crate::oracle::Querier::Engine(&mut self.subnet),
-                names: &self.names,
-                calls: &run.calls,
-                controller: self.controller,
-                unavailable: false,
-            };
-            for inv in invariants.iter_mut() {
-                if inv.at_quiescence() && !quiescent {
-                    continue;
-                }
-                world.unavailable = false;
-                let result = inv.check(&mut world);
-                if world.unavailable {
-                    // A canister it reads is stopped or frozen: it cannot be checked now.
-                    continue;
-                }
-                if let Err(message) = result {
-                    finding = Some(Finding {
-                        kind: inv.kind(),
-                        oracle: inv.name().to_owned(),
-                        canister: None,
-                        method: None,
-                        message,
-                        step: index,
-                    });
-                    break;
-                }
-            }
-        }
+        let mut world = World {
+            subnet: crate::oracle::Querier::Engine(&mut self.subnet),
+            names: &self.names,
+            calls: &run.calls,
+            controller: self.controller,
+            unavailable: false,
+        };
+        let finding = crate::oracle::check_invariants(&mut invariants, &mut world, quiescent, index);
         self.invariants = invariants;
         // The invariants' queries are not part of the scenario.
         self.subnet.take_events();

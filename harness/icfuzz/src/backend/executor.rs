@@ -995,30 +995,14 @@ impl<B: Backend> Exec<'_, B> {
         }
         let quiescent = self.in_flight.is_empty();
         let mut invariants = std::mem::take(&mut self.h.invariants);
-        let mut finding = None;
-        {
-            let mut world = World {
-                subnet: Querier::Backend(&mut *self.b),
-                names: &self.h.names,
-                calls: &self.calls,
-                controller: self.h.controller,
-                unavailable: false,
-            };
-            for inv in invariants.iter_mut() {
-                if inv.at_quiescence() && !quiescent {
-                    continue;
-                }
-                world.unavailable = false;
-                let result = inv.check(&mut world);
-                if world.unavailable {
-                    continue;
-                }
-                if let Err(message) = result {
-                    finding = Some(Finding { kind: inv.kind(), oracle: inv.name().to_owned(), canister: None, method: None, message, step: index });
-                    break;
-                }
-            }
-        }
+        let mut world = World {
+            subnet: Querier::Backend(&mut *self.b),
+            names: &self.h.names,
+            calls: &self.calls,
+            controller: self.h.controller,
+            unavailable: false,
+        };
+        let finding = crate::oracle::check_invariants(&mut invariants, &mut world, quiescent, index);
         self.h.invariants = invariants;
         // The invariants' queries are not part of the scenario.
         self.b.take_traps();

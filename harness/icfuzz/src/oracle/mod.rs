@@ -271,6 +271,31 @@ impl World<'_> {
     }
 }
 
+/// Checks `invariants` in order (those `at_quiescence` only when `quiescent`) and returns the first violation as
+/// a finding of step `step`. An invariant whose canister cannot be queried now (stopped, frozen) is skipped.
+pub(crate) fn check_invariants(
+    invariants: &mut [Box<dyn Invariant>],
+    world: &mut World<'_>,
+    quiescent: bool,
+    step: usize,
+) -> Option<Finding> {
+    for inv in invariants.iter_mut() {
+        if inv.at_quiescence() && !quiescent {
+            continue;
+        }
+        world.unavailable = false;
+        let result = inv.check(world);
+        if world.unavailable {
+            // A canister it reads is stopped or frozen: it cannot be checked now.
+            continue;
+        }
+        if let Err(message) = result {
+            return Some(Finding { kind: inv.kind(), oracle: inv.name().to_owned(), canister: None, method: None, message, step });
+        }
+    }
+    None
+}
+
 /// A property that must hold. Return `Err(message)` when it does not.
 pub trait Invariant: Send {
     /// Short name, shown in findings and used in signatures.
