@@ -55,7 +55,17 @@ pub fn run(args: TriageArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let execution = harness.run(&crash.scenario).with_context(|| format!("running {}", path.display()))?;
+        let execution = match harness.run(&crash.scenario) {
+            Ok(e) => e,
+            // A scenario that does not fit this environment (unknown names, arguments of the wrong type) is that
+            // file's problem; a harness failure is everyone's.
+            Err(e @ (icfuzz::Error::Scenario(_) | icfuzz::Error::Interface(_))) => {
+                eprintln!("icfuzz: skipping {}: {e}", path.display());
+                unreadable.push(serde_json::json!({ "path": path.display().to_string(), "error": e.to_string() }));
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("running {}", path.display())),
+        };
         match execution.finding {
             Some(finding) => buckets.entry(finding.signature()).or_default().push(Member {
                 path: path.clone(),

@@ -229,6 +229,7 @@ fn triage_buckets_duplicates_and_reports_the_rest() {
     std::fs::copy(&raw, pile.join("crash-c")).unwrap();
     std::fs::write(pile.join("crash-d.json"), r#"{"version": 1, "steps": []}"#).unwrap();
     std::fs::write(pile.join("crash-e.json"), r#"{"version": 1, "steps": [{"step": "teleport"}]}"#).unwrap();
+    std::fs::write(pile.join("crash-f.json"), r#"{"version": 1, "steps": [{"step": "stop", "canister": "nobody"}]}"#).unwrap();
     let resolved = out_dir.join("icfuzz.resolved.toml");
     let out = icfuzz(&["triage", pile.to_str().unwrap(), "--config", resolved.to_str().unwrap()]);
     assert_eq!(code(&out), 1, "{}", show(&out));
@@ -241,8 +242,9 @@ fn triage_buckets_duplicates_and_reports_the_rest() {
     assert!(buckets[0]["steps_after"].as_u64().unwrap() <= buckets[0]["steps_before"].as_u64().unwrap());
     assert!(Path::new(buckets[0]["representative"].as_str().unwrap()).is_file());
     assert_eq!(report["not_reproduced"].as_array().unwrap().len(), 1, "{report}");
-    assert_eq!(report["unreadable"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["unreadable"].as_array().unwrap().len(), 2, "{report}");
     assert!(text(&out.stderr).contains("crash-e.json"), "the corrupt file is named: {}", show(&out));
+    assert!(text(&out.stderr).contains("crash-f.json: scenario: no canister `nobody`"), "{}", show(&out));
 }
 
 #[test]
