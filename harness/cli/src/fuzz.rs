@@ -214,10 +214,17 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         let seeds: Vec<Vec<u8>> = seeds.iter().skip(worker).step_by(args.jobs).cloned().collect();
         let worker_seed = seed.wrapping_add(worker as u64);
         workers.push(std::thread::Builder::new().name(format!("icfuzz-worker-{worker}")).spawn(move || {
-            if let Err(e) = work(worker, &loaded, worker_seed, seeds, &shared) {
-                shared.error.lock().expect("lock").get_or_insert(e);
-                shared.stop.store(true, Ordering::Relaxed);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(worker, &loaded, worker_seed, seeds, &shared)));
+            let error = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                // A panic is a bug in icfuzz (its message is already on stderr); stop the others cleanly.
+                Err(_) => anyhow::anyhow!("worker {worker} panicked, which is a bug in icfuzz (the message is above)"),
+            };
+            if let Ok(mut slot) = shared.error.lock() {
+                slot.get_or_insert(error);
             }
+            shared.stop.store(true, Ordering::Relaxed);
         })?);
     }
     let tty = std::io::stderr().is_terminal();
@@ -236,11 +243,11 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         }
     }
     for w in workers {
-        let _ = w.join();
+        let _ = w.join(); // panics are caught in the worker and reported below
     }
     bar.finish_and_clear();
     if let Some(e) = shared.error.lock().expect("lock").take() {
-        return Err(e);
+        return Err(e.context(format!("what was found so far is in {}", args.out.display())));
     }
     eprintln!("icfuzz: {}", status(&shared, started.elapsed()));
     summary(&shared, &args, &loaded)
