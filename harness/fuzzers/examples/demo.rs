@@ -1,10 +1,11 @@
-//! The demo: fuzz a vulnerable canister on the embedded engine until it finds the planted bug, print the finding's
-//! trace and its scenario, then give the fixed twin the same budget.
+//! The demo: fuzz a vulnerable canister on the embedded engine until it finds the planted bug, minimize the
+//! finding, print the minimized trace and its scenario, then give the fixed twin the same budget.
 //!
 //! `cargo run -p icfuzz-fuzzers --example demo [<example>]` (default `stale_balance`: a bank that reads a balance
 //! before awaiting the ledger and writes it after, so two interleaved withdrawals are both paid).
 
 use icfuzz::fuzz::{fuzz, FuzzOptions};
+use icfuzz::minimize::{minimize, MinimizeOptions};
 use icfuzz_fuzzers::examples::{example, Twin, EXAMPLES};
 
 fn main() {
@@ -23,10 +24,18 @@ fn main() {
         eprintln!("demo: no finding in {} scenarios", report.executions);
         std::process::exit(1);
     };
-    println!("found after {} scenario(s):\n", found.execution + 1);
-    let execution = harness.run(&found.scenario).expect("the finding replays");
-    print!("{}", icfuzz::report::render_trace(&execution));
-    println!("\nscenario (JSON, replayable):\n{}\n", found.scenario.to_json());
+    println!("found after {} scenario(s): {}", found.execution + 1, found.finding);
+    let signature = found.finding.signature();
+    let small = minimize(&mut harness, &found.scenario, &signature, MinimizeOptions::default(), &mut |_| {})
+        .expect("the finding replays");
+    println!(
+        "minimized from {} to {} steps in {} runs (same signature):\n",
+        small.original_steps,
+        small.scenario.steps.len(),
+        small.runs
+    );
+    print!("{}", icfuzz::report::render_trace(&small.execution));
+    println!("\nscenario (JSON, replayable):\n{}\n", small.scenario.to_json());
 
     println!("fuzzing canisters/examples/{name}/fixed.rs with the same budget…");
     let mut fixed = example.harness(Twin::Fixed);
