@@ -25,6 +25,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::environment::{self, RESOLVED};
 use crate::files::{sha1_hex, write_new};
 
+/// Every harness of a campaign (preflight, discovery, workers, minimization) is built the same way, so the engine
+/// compiles each canister module once per process: coverage instrumentation changes the compiled code.
+const COVERAGE: bool = true;
+
 /// Options of `icfuzz fuzz`.
 #[derive(Args, Debug)]
 pub struct FuzzArgs {
@@ -310,7 +314,7 @@ fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
         return Ok(());
     }
     for round in 0..4u64 {
-        let mut harness = environment::build(loaded, false)?;
+        let mut harness = environment::build(loaded, COVERAGE)?;
         let mut fuzzer = Fuzzer::new(&harness, FuzzOptions { seed: seed ^ (round << 32), ..FuzzOptions::default() });
         for _ in 0..runs {
             fuzzer.step(&mut harness)?;
@@ -333,7 +337,7 @@ fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
 
 /// An environment whose invariants fail before any step is misconfigured: every scenario would "find" it.
 fn preflight(loaded: &Loaded) -> Result<()> {
-    let mut harness = environment::build(loaded, false)?;
+    let mut harness = environment::build(loaded, COVERAGE)?;
     let execution = harness.run(&Scenario::new(Vec::new()))?;
     if let Some(f) = execution.finding {
         bail!(
@@ -357,7 +361,7 @@ fn read_corpus(dir: &Path) -> Result<Vec<Vec<u8>>> {
 }
 
 fn work(worker: usize, loaded: &Loaded, seed: u64, seeds: Vec<Vec<u8>>, shared: &Shared) -> Result<()> {
-    let mut harness = environment::build(loaded, true)?;
+    let mut harness = environment::build(loaded, COVERAGE)?;
     if shared.pocket_ic_only {
         harness.restrict_to(&icfuzz_pocketic::CAPABILITIES);
     }
@@ -454,7 +458,7 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
         println!("  {} ({}×) {}", r.finding, r.count, r.json_path.display());
     }
     if args.minimize {
-        let mut harness = environment::build(loaded, false)?;
+        let mut harness = environment::build(loaded, COVERAGE)?;
         for signature in &new {
             let r = &findings[signature];
             let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };

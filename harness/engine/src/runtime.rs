@@ -2,7 +2,7 @@
 //! live instance ([`Code`]) with the snapshot/restore that gives executions their atomicity.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Global, Instance, Linker, Memory, Module, Mutability, Store, Table, Val};
@@ -25,9 +25,81 @@ pub(crate) struct LoadedModule {
     pub coverage: Option<Arc<crate::coverage::CoverageCounters>>,
 }
 
+/// A wasmtime engine and the modules it compiled, shared by every subnet of the process with the same engine
+/// settings. Tools build subnets again and again for the same canisters (a harness per worker, a preflight, a
+/// replay, each test), and compiling canister Wasm with Cranelift is most of what building one costs. Compiled code
+/// is immutable and per-canister state lives in stores, so sharing it changes nothing a canister can observe.
+struct SharedEngine {
+    engine: wasmtime::Engine,
+    /// Compiled modules by the SHA-256 of the exact bytes compiled (after rewriting and instrumentation).
+    compiled: Mutex<CompiledCache>,
+}
+
+/// At most [`CompiledCache::CAPACITY`] modules, oldest out first: a process that compiles endless distinct modules
+/// (the engine's own module fuzzer) must not keep them all.
+#[derive(Default)]
+struct CompiledCache {
+    modules: BTreeMap<[u8; 32], Module>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl CompiledCache {
+    const CAPACITY: usize = 64;
+
+    fn get(&self, key: &[u8; 32]) -> Option<Module> {
+        self.modules.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: [u8; 32], module: Module) {
+        if self.modules.insert(key, module).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.modules.remove(&old);
+            }
+        }
+    }
+}
+
+/// The shared engine for these settings (the only engine setting a [`Config`] changes is the Wasm stack size).
+fn shared_engine(config: &Config) -> wasmtime::Result<Arc<SharedEngine>> {
+    static ENGINES: OnceLock<Mutex<BTreeMap<usize, Arc<SharedEngine>>>> = OnceLock::new();
+    let mut engines = ENGINES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(shared) = engines.get(&config.max_wasm_stack) {
+        return Ok(shared.clone());
+    }
+    let mut wt = wasmtime::Config::new();
+    // Determinism (ic-semantics §11): canonical NaNs, fuel instead of wall-clock interruption.
+    wt.cranelift_nan_canonicalization(true);
+    wt.consume_fuel(true);
+    wt.max_wasm_stack(config.max_wasm_stack);
+    // Reference types are on and threads off by default in this wasmtime build (no `gc`/`threads` features).
+    // The IC's feature set. Our own validation enforces it on the canister's module; wasmtime's flags only
+    // need to admit it (multi-memory stays on for instrumentation that adds a counters memory).
+    wt.wasm_memory64(true);
+    wt.wasm_multi_memory(true);
+    wt.wasm_bulk_memory(true);
+    wt.wasm_simd(true);
+    wt.wasm_relaxed_simd(false);
+    wt.wasm_tail_call(false);
+    wt.wasm_gc(false);
+    // Linear memories come from us so that written pages can be listed (tracked_memory.rs). 8 GiB of address
+    // space covers wasm32's 4 GiB and wasm64's 6 GiB without ever moving a memory.
+    wt.with_host_memory(Arc::new(TrackedMemoryCreator));
+    wt.memory_reservation(8 << 30);
+    wt.memory_may_move(false);
+    // Copy-on-write images need wasmtime's own mmap memories; data segments are copied in instead.
+    wt.memory_init_cow(false);
+    let shared = Arc::new(SharedEngine { engine: wasmtime::Engine::new(&wt)?, compiled: Mutex::new(CompiledCache::default()) });
+    engines.insert(config.max_wasm_stack, shared.clone());
+    Ok(shared)
+}
+
 /// The wasmtime engine and linkers, plus a cache of compiled modules keyed by hash.
 pub(crate) struct Runtime {
     engine: wasmtime::Engine,
+    shared: Arc<SharedEngine>,
     linker32: Linker<HostState>,
     linker64: Linker<HostState>,
     modules: BTreeMap<[u8; 32], Arc<LoadedModule>>,
@@ -47,34 +119,13 @@ pub(crate) enum LoadError {
 
 impl Runtime {
     pub(crate) fn new(config: &Config) -> wasmtime::Result<Runtime> {
-        let mut wt = wasmtime::Config::new();
-        // Determinism (ic-semantics §11): canonical NaNs, fuel instead of wall-clock interruption.
-        wt.cranelift_nan_canonicalization(true);
-        wt.consume_fuel(true);
-        wt.max_wasm_stack(config.max_wasm_stack);
-        // Reference types are on and threads off by default in this wasmtime build (no `gc`/`threads` features).
-        // The IC's feature set. Our own validation enforces it on the canister's module; wasmtime's flags only
-        // need to admit it (multi-memory stays on for instrumentation that adds a counters memory).
-        wt.wasm_memory64(true);
-        wt.wasm_multi_memory(true);
-        wt.wasm_bulk_memory(true);
-        wt.wasm_simd(true);
-        wt.wasm_relaxed_simd(false);
-        wt.wasm_tail_call(false);
-        wt.wasm_gc(false);
-        // Linear memories come from us so that written pages can be listed (tracked_memory.rs). 8 GiB of address
-        // space covers wasm32's 4 GiB and wasm64's 6 GiB without ever moving a memory.
-        wt.with_host_memory(Arc::new(TrackedMemoryCreator));
-        wt.memory_reservation(8 << 30);
-        wt.memory_may_move(false);
-        // Copy-on-write images need wasmtime's own mmap memories; data segments are copied in instead.
-        wt.memory_init_cow(false);
-        let engine = wasmtime::Engine::new(&wt)?;
+        let shared = shared_engine(config)?;
+        let engine = shared.engine.clone();
         let mut linker32 = Linker::new(&engine);
         ic0::add_to_linker::<u32>(&mut linker32, false)?;
         let mut linker64 = Linker::new(&engine);
         ic0::add_to_linker::<u64>(&mut linker64, true)?;
-        Ok(Runtime { engine, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage })
+        Ok(Runtime { engine, shared, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage })
     }
 
     /// Decodes (gunzip), validates, rewrites and compiles `bytes`, once per distinct module.
@@ -95,7 +146,16 @@ impl Runtime {
                 instrumented.function_names,
             )));
         }
-        let module = Module::new(&self.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let key: [u8; 32] = Sha256::digest(&rewritten).into();
+        let cached = self.shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        let module = match cached {
+            Some(module) => module,
+            None => {
+                let module = Module::new(&self.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+                self.shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, module.clone());
+                module
+            }
+        };
         let loaded = Arc::new(LoadedModule { module, info, hash, coverage });
         self.modules.insert(hash, loaded.clone());
         Ok(loaded)

@@ -101,3 +101,20 @@ fn coverage_reports_functions_by_name_and_grows_with_new_paths() {
     assert_eq!(uc.canisters, vec![uc1, uc2]);
     let _ = Principal::anonymous();
 }
+
+/// Subnets of one process share compiled code (compiling is most of what building one costs), never counters:
+/// what one subnet runs does not show in another's coverage.
+#[test]
+fn subnets_sharing_compiled_code_keep_their_own_counters() {
+    let mut first = subnet_with_coverage(true);
+    let mut second = subnet_with_coverage(true);
+    let bank1 = install(&mut first, "bank", vec![]);
+    let bank2 = install(&mut second, "bank", vec![]);
+    let hit = |s: &Subnet, id| s.coverage().into_iter().find(|m| m.canisters.contains(&id)).unwrap().counters.blocks_hit();
+    let before = hit(&second, bank2);
+    first.update_call(bank1, user(), "deposit", Encode!(&10u64).unwrap()).unwrap();
+    assert!(hit(&first, bank1) > before);
+    assert_eq!(hit(&second, bank2), before, "the second subnet ran nothing");
+    second.update_call(bank2, user(), "deposit", Encode!(&10u64).unwrap()).unwrap();
+    assert_eq!(hit(&second, bank2), hit(&first, bank1), "the same code covers the same blocks");
+}
