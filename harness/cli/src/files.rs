@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use icfuzz::{Harness, Scenario};
 
-/// The SHA-1 of bytes, as hex (libFuzzer's file names).
-pub fn sha1_hex(data: &[u8]) -> String {
-    sha1_smol::Sha1::from(data).digest().to_string()
-}
+pub use icfuzz::libfuzzer::sha1_hex;
 
 /// Writes `bytes` to `path` unless it exists. Returns whether it wrote.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {

@@ -72,6 +72,8 @@ pub struct FuzzArgs {
     pub discovery_runs: u64,
 }
 
+/// `90`, `90s`, `10m`, `2h`. Ten lines rather than a crate: campaigns are given in seconds, minutes or hours, and
+/// anything else (days, compound forms) is more likely a typo than an intent.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());

@@ -51,6 +51,25 @@ pub use types::{
     Principal, RejectCode, RejectResponse,
 };
 
+/// What a canister module exports, as [`check_module`] reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleExports {
+    /// Methods exported as `canister_update`, `canister_query` or `canister_composite_query`.
+    pub methods: std::collections::BTreeSet<String>,
+    /// It exports `canister_init`.
+    pub init: bool,
+}
+
+/// Checks a module the way `install_code` does (gzip, size, Wasm validity, the IC's import and export rules)
+/// without installing it, so a tool can reject bad input with the engine's own reasons before building anything.
+pub fn check_module(bytes: &[u8]) -> Result<ModuleExports, InvalidModule> {
+    let info = module::validate(&module::decode_module(bytes)?)?;
+    let mut methods = info.update_methods;
+    methods.extend(info.query_methods);
+    methods.extend(info.composite_query_methods);
+    Ok(ModuleExports { methods, init: info.has_init })
+}
+
 /// Whether this process can list the heap pages an execution wrote (Linux ≥ 6.7 with userfaultfd). Without it,
 /// rollback and snapshot restore copy whole heaps: correct, but slower for large heaps.
 pub fn dirty_page_tracking() -> bool {

@@ -157,7 +157,8 @@ fn artifact_prefix() -> Option<String> {
     Some(from_args.unwrap_or_default())
 }
 
-fn sha1_hex(data: &[u8]) -> String {
+/// The SHA-1 of `data` in hex: how libFuzzer names corpus and crash files (`crash-<sha1>`).
+pub fn sha1_hex(data: &[u8]) -> String {
     use sha1_smol::Sha1;
     Sha1::from(data).digest().to_string()
 }

@@ -70,7 +70,7 @@ pub fn regression_test(config: &std::path::Path, scenario: &crate::Scenario, fin
     let json = scenario.to_json();
     let signature = finding.signature();
     let hashes = "#".repeat(longest_hash_run(&json).max(longest_hash_run(&signature)) + 1);
-    let digest = sha1_smol::Sha1::from(json.as_bytes()).digest().to_string();
+    let digest = crate::libfuzzer::sha1_hex(json.as_bytes());
     let mut name = format!(
         "icfuzz_{}_{}_{}_{}",
         finding.kind.id(),

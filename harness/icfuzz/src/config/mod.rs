@@ -513,34 +513,20 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
-/// A clear reason why bytes are not a canister module, before the engine sees them.
+/// A clear reason why bytes are not a canister module, in the engine's own terms (what `install_code` would
+/// reject), before anything is built.
 pub fn check_wasm(bytes: &[u8]) -> Result<(), String> {
     if bytes.is_empty() {
         return Err("the file is empty".into());
     }
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(()); // gzipped: the engine unpacks and checks it
-    }
-    if !bytes.starts_with(b"\0asm") {
-        return Err("not a WebAssembly module (no \\0asm header)".into());
-    }
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(bytes)
-        .map_err(|e| format!("invalid WebAssembly: {e}"))?;
-    let mut exports_canister_methods = false;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let Ok(wasmparser::Payload::ExportSection(exports)) = payload {
-            for export in exports.into_iter().flatten() {
-                if export.name.starts_with("canister_") {
-                    exports_canister_methods = true;
-                }
-            }
+    match crate::engine::check_module(bytes) {
+        Err(crate::engine::InvalidModule::NotWasm) => Err("not a WebAssembly module (no \\0asm header)".into()),
+        Err(e) => Err(format!("invalid WebAssembly for a canister: {e}")),
+        Ok(exports) if exports.methods.is_empty() && !exports.init => {
+            Err("not a canister: it exports no canister_update, canister_query or canister_init entry point".into())
         }
+        Ok(_) => Ok(()),
     }
-    if !exports_canister_methods {
-        return Err("not a canister: it exports no canister_update, canister_query or canister_init entry point".into());
-    }
-    Ok(())
 }
 
 /// `canister.method` → its parts.
