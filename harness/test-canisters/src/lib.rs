@@ -150,6 +150,42 @@ fn leaks_from_outer_build(key: &OsStr) -> bool {
         || key.starts_with("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_")
 }
 
+/// Installs the wasm32 target into the toolchain that builds the canisters when it lacks it.
+///
+/// `rust-toolchain.toml` lists the target, but rustup (1.29) adds listed targets only when it installs the toolchain
+/// itself, not to a `stable` that is already there: on a fresh machine the build would fail with "can't find crate
+/// for `core`". Asking rustup in the canisters directory resolves the same toolchain the build will use.
+fn ensure_target(dir: &Path) -> Result<(), String> {
+    let mut list = Command::new("rustup");
+    list.args(["target", "list", "--installed"]).current_dir(dir);
+    without_outer_build(&mut list);
+    let installed = list.output().map_err(|e| format!("cannot run rustup to check for the {TARGET} target: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == TARGET) {
+        return Ok(());
+    }
+    eprintln!("icfuzz-test-canisters: installing the {TARGET} target (rustup target add {TARGET})");
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]).current_dir(dir);
+    without_outer_build(&mut add);
+    let output = add.output().map_err(|e| format!("cannot run rustup to install the {TARGET} target: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "installing the {TARGET} target failed; run `rustup target add {TARGET}` and retry\n--- rustup stderr ---\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Removes what an outer build set for its own target from `command`'s environment.
+fn without_outer_build(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if leaks_from_outer_build(&key) {
+            command.env_remove(key);
+        }
+    }
+}
+
 fn build() -> Result<PathBuf, String> {
     let dir = canisters_dir();
     let target_dir = dir.join("target");
@@ -161,6 +197,9 @@ fn build() -> Result<PathBuf, String> {
     } else {
         std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
     };
+    if cargo == "cargo" {
+        ensure_target(&dir)?;
+    }
     let mut command = Command::new(&cargo);
     command
         .args(["build", "--release", "--locked", "--lib", "--examples", "--target", TARGET, "--manifest-path"])
@@ -169,11 +208,7 @@ fn build() -> Result<PathBuf, String> {
         .arg("--target-dir")
         .arg(&target_dir)
         .current_dir(&dir);
-    for (key, _) in std::env::vars_os() {
-        if leaks_from_outer_build(&key) {
-            command.env_remove(key);
-        }
-    }
+    without_outer_build(&mut command);
     let output = command
         .output()
         .map_err(|e| format!("cannot run {} to build the test canisters: {e}", Path::new(&cargo).display()))?;
