@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use icfuzz::{Harness, Scenario};
 
-pub use icfuzz::libfuzzer::sha1_hex;
+pub use icfuzz::report::sha1_hex;
 
 /// Writes `bytes` to `path` unless it exists. Returns whether it wrote.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {

@@ -55,12 +55,18 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         let trace: Vec<serde_json::Value> = execution
             .trace
             .iter()
-            .map(|t| serde_json::json!({ "step": t.step.map(|s| s + 1), "title": t.title, "lines": t.lines }))
+            .map(|t| {
+                let step = match t.phase {
+                    icfuzz::Phase::Step(i) => Some(i + 1),
+                    _ => None,
+                };
+                serde_json::json!({ "step": step, "title": execution.title(t.phase), "lines": execution.lines(t) })
+            })
             .collect();
         let report = serde_json::json!({
             "crash": crash.path.display().to_string(),
             "environment": loaded.path.display().to_string(),
-            "scenario": crash.scenario,
+            "scenario": execution.scenario,
             "steps_run": execution.steps_run,
             "trace": trace,
             "finding": execution.finding,

@@ -40,6 +40,8 @@ mod tracked_memory;
 mod types;
 
 pub use config::{Config, InstructionLimits};
+/// The kind of an execution (update, callback, query, ...): what an [`Event::Executed`] ran.
+pub use ic0::ApiType as ExecutionKind;
 pub use coverage::{set_compare_hook, CoverageCounters, FunctionCoverage, ModuleCoverage};
 pub use fees::{Fees, DEFAULT_FREEZING_THRESHOLD_SECONDS};
 pub use management::{InstallMode, UpgradeOptions, WasmMemoryPersistence};

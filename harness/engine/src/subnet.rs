@@ -174,8 +174,8 @@ pub enum Event {
         canister: CanisterId,
         /// What ran (method export or callback).
         entry: String,
-        /// The execution kind (`update`, `reply callback`, ...).
-        mode: &'static str,
+        /// The execution kind.
+        kind: crate::ExecutionKind,
         /// The method of the call context it ran in (for a callback: the method whose code awaited).
         method: String,
         /// Instructions used.
@@ -209,6 +209,16 @@ pub enum Event {
         to: Principal,
         /// What it was.
         kind: MessageKind,
+    },
+    /// The system answered a call context on the canister's behalf: the execution trapped, or it returned
+    /// without replying with nothing outstanding ("did not reply"). The caller, canister or user, gets `reject`.
+    ContextRejected {
+        /// The canister whose call context it was.
+        canister: CanisterId,
+        /// The context's method.
+        method: String,
+        /// The reject its caller gets.
+        reject: RejectResponse,
     },
     /// A fault was injected.
     Fault(Fault),
@@ -698,7 +708,7 @@ impl Subnet {
         self.events.push(Event::Executed {
             canister,
             entry: export,
-            mode: api.mode_name(),
+            kind: api,
             method: method.to_owned(),
             instructions: executed.instructions,
             trap: executed.result.as_ref().err().map(|t| t.message.clone()),
@@ -1450,7 +1460,7 @@ impl Subnet {
         self.events.push(Event::Executed {
             canister: id,
             entry: entry.to_string(),
-            mode: api.mode_name(),
+            kind: api,
             method: method.to_owned(),
             instructions,
             trap: trap.map(|t| t.message.clone()),
@@ -1518,10 +1528,14 @@ impl Subnet {
         let send = match response {
             Some(payload) if !ctx.responded => Some(payload),
             Some(_) => None,
-            None if !ctx.responded && ctx.outstanding == 0 && !is_system => Some(Payload::Reject(match trap {
-                Some(trap) => RejectResponse::new(trap.code, trap.message),
-                None => did_not_reply(id),
-            })),
+            None if !ctx.responded && ctx.outstanding == 0 && !is_system => {
+                let reject = match trap {
+                    Some(trap) => RejectResponse::new(trap.code, trap.message),
+                    None => did_not_reply(id),
+                };
+                self.events.push(Event::ContextRejected { canister: id, method: ctx.method.clone(), reject: reject.clone() });
+                Some(Payload::Reject(reject))
+            }
             None => None,
         };
         let mut reply_to = None;

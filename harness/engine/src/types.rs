@@ -124,6 +124,37 @@ error_codes! {
 }
 
 impl ErrorCode {
+    /// The error code with this `IC0xxx` number, for backends that report numbers.
+    pub fn from_u32(n: u32) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| *c as u32 == n)
+    }
+
+    /// The execution hit the instruction limit.
+    pub fn is_instruction_limit(self) -> bool {
+        self == ErrorCode::CanisterInstructionLimitExceeded
+    }
+
+    /// The execution ran out of memory (a memory limit or the `wasm_memory_limit`).
+    pub fn is_out_of_memory(self) -> bool {
+        matches!(self, ErrorCode::CanisterOutOfMemory | ErrorCode::CanisterWasmMemoryLimitExceeded)
+    }
+
+    /// The canister does not run (frozen, stopped, stopping, empty): a query to it says nothing about its state.
+    pub fn canister_not_running(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::CanisterOutOfCycles
+                | ErrorCode::CanisterStopped
+                | ErrorCode::CanisterStopping
+                | ErrorCode::CanisterWasmModuleNotFound
+        )
+    }
+
+    /// The canister returned without replying and had nothing outstanding.
+    pub fn did_not_reply(self) -> bool {
+        self == ErrorCode::CanisterDidNotReply
+    }
+
     /// The reject code implied by this error code (its first digit).
     pub fn reject_code(self) -> RejectCode {
         RejectCode::from_u32(self as u32 / 100).unwrap_or(RejectCode::SysFatal)

@@ -72,7 +72,7 @@ fn main() {
                 harness.run(s).expect("runs");
                 let secs = t.elapsed().as_secs_f64();
                 let json = s.to_json();
-                let r = harness.last_restore;
+                let r = *harness.last_restore();
                 let e = by_kind.entry(format!("restore rebuilt {}", r.canisters_rebuilt)).or_default();
                 e.0 += r.pages_copied as f64 / 1e6;
                 e.1 += 1;
@@ -86,7 +86,7 @@ fn main() {
                 for _ in 0..3 {
                     let t = Instant::now();
                     harness.run(&probe).expect("runs");
-                    let restore = harness.last_restore;
+                    let restore = *harness.last_restore();
                     println!("    probe {} steps: {:.0} µs {restore:?}", probe.steps.len(), 1e6 * t.elapsed().as_secs_f64());
                 }
             }

@@ -1,17 +1,14 @@
-//! The environment a scenario runs in: canisters, adversaries, actors, setup calls, invariants.
-//!
-//! [`EnvironmentBuilder::build`] creates the subnet once, installs everything, runs the setup calls and takes a
-//! snapshot; [`Harness::run`](crate::Harness::run) restores that snapshot before every scenario.
+//! The environment a scenario runs in, as the executor sees it: canisters with their interfaces, modules and init
+//! arguments, adversary slots, actors, names, setup calls. It is immutable once built
+//! ([`crate::EnvironmentBuilder::build`] resolves it) and shared by every session that runs scenarios in it, on
+//! any backend.
+
+use std::collections::BTreeMap;
 
 use candid::Principal;
 
-use crate::adversary::{self, Action};
-use crate::engine::{Config, Subnet};
-use crate::interface::{Interface, InterfaceError};
-use crate::oracle::{Invariant, Names, Oracles};
-use crate::runner::{CanisterInfo, Harness, AdversaryInfo};
-use crate::scenario::values::ValueGen;
-use crate::scenario::GeneratorOptions;
+use crate::engine::Config;
+use crate::interface::{bytes_to_text, Interface, InterfaceError};
 
 /// Errors setting up an environment or running a scenario in it (harness or configuration problems, never findings).
 #[derive(Debug, thiserror::Error)]
@@ -24,128 +21,65 @@ pub enum Error {
     Interface(#[from] InterfaceError),
     /// The adversary module could not be prepared.
     #[error(transparent)]
-    Adversary(#[from] adversary::AdversaryError),
+    Adversary(#[from] crate::adversary::AdversaryError),
     /// A scenario does not fit the environment (unknown actor, canister or method).
     #[error("scenario: {0}")]
     Scenario(String),
 }
 
-/// A canister of the environment.
+/// A non-adversary canister of the environment.
 #[derive(Clone, Debug)]
-pub struct CanisterSpec {
-    name: String,
-    wasm: Vec<u8>,
-    did: Option<String>,
-    init_args: Option<String>,
-    target: bool,
-    upgradable: bool,
-    exclude: Vec<String>,
-    include: Option<Vec<String>>,
-    weights: std::collections::BTreeMap<String, u32>,
-    cycles: Option<u128>,
+pub struct CanisterInfo {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: Principal,
+    /// Its Candid interface.
+    pub interface: Interface,
+    pub(crate) wasm: Vec<u8>,
+    pub(crate) init_arg: Vec<u8>,
+    /// Cycles it starts with (`None`: the backend's default).
+    pub(crate) cycles: Option<u128>,
+    /// Whether scenarios call it and oracles watch it.
+    pub target: bool,
+    /// Whether scenarios may upgrade it.
+    pub upgradable: bool,
+    /// Methods scenarios never call.
+    pub exclude: Vec<String>,
+    /// Relative weights of methods in generated calls (unlisted methods weigh 1; 0 excludes).
+    pub weights: BTreeMap<String, u32>,
 }
 
-impl CanisterSpec {
-    /// A canister called `name` running `wasm`, installed with no arguments, not a fuzz target.
-    pub fn new(name: &str, wasm: Vec<u8>) -> CanisterSpec {
-        CanisterSpec {
-            name: name.to_owned(),
-            wasm,
-            did: None,
-            init_args: None,
-            target: false,
-            upgradable: false,
-            exclude: Vec::new(),
-            include: None,
-            weights: Default::default(),
-            cycles: None,
-        }
+impl CanisterInfo {
+    /// Update methods scenarios may call.
+    pub fn callable_methods(&self) -> impl Iterator<Item = &crate::interface::Method> {
+        self.interface.updates().filter(|m| !self.exclude.contains(&m.name) && self.weight(&m.name) > 0)
     }
 
-    /// Its Candid interface (otherwise read from the module's metadata or its `__get_candid_interface_tmp_hack`).
-    pub fn did(mut self, did: &str) -> Self {
-        self.did = Some(did.to_owned());
-        self
+    /// The Candid-encoded init arguments it is installed with.
+    pub fn init_arg(&self) -> &[u8] {
+        &self.init_arg
     }
 
-    /// Init arguments as Candid text; `{name}` stands for `principal "<id>"` of a named actor or canister.
-    /// Without them, a canister whose interface declares init arguments gets the smallest well-typed values, with
-    /// principals naming adversaries first (so a canister configured with "the ledger" talks to an adversary).
-    pub fn init_args(mut self, args: &str) -> Self {
-        self.init_args = Some(args.to_owned());
-        self
-    }
-
-    /// Make it a fuzz target: scenarios call its update methods, and the built-in oracles watch it.
-    pub fn target(mut self) -> Self {
-        self.target = true;
-        self
-    }
-
-    /// Let scenarios upgrade it (to the same module, with the init arguments). Off by default: an upgrade drops
-    /// heap state, which canisters that keep state only on the heap do by design.
-    pub fn upgradable(mut self) -> Self {
-        self.upgradable = true;
-        self
-    }
-
-    /// Never call this method from scenarios (e.g. controller-only setup methods).
-    pub fn exclude(mut self, method: &str) -> Self {
-        self.exclude.push(method.to_owned());
-        self
-    }
-
-    /// How often scenarios call this method relative to the others (default 1; 0 never calls it).
-    pub fn weight(mut self, method: &str, weight: u32) -> Self {
-        self.weights.insert(method.to_owned(), weight);
-        self
-    }
-
-    /// Call only these methods (every other update method is excluded).
-    pub fn include(mut self, methods: &[&str]) -> Self {
-        self.include = Some(methods.iter().map(|m| m.to_string()).collect());
-        self
-    }
-
-    /// Start with this many cycles instead of the engine's default.
-    pub fn cycles(mut self, cycles: u128) -> Self {
-        self.cycles = Some(cycles);
-        self
+    /// The weight of a method in generated calls.
+    pub fn weight(&self, method: &str) -> u32 {
+        self.weights.get(method).copied().unwrap_or(1)
     }
 }
 
-/// An adversary slot: a malicious canister that answers the methods it impersonates as scripted.
+/// An adversary slot of the environment.
 #[derive(Clone, Debug)]
-pub struct AdversarySpec {
-    name: String,
-    methods: Vec<String>,
-    did: Option<String>,
-    like: Option<String>,
-}
-
-impl AdversarySpec {
-    /// An adversary called `name`.
-    pub fn new(name: &str) -> AdversarySpec {
-        AdversarySpec { name: name.to_owned(), methods: Vec::new(), did: None, like: None }
-    }
-
-    /// Answer these methods (untyped: scripted replies default to `()`).
-    pub fn impersonate(mut self, methods: &[&str]) -> Self {
-        self.methods.extend(methods.iter().map(|m| m.to_string()));
-        self
-    }
-
-    /// Answer every method of this interface, with well-typed replies by default.
-    pub fn impersonate_did(mut self, did: &str) -> Self {
-        self.did = Some(did.to_owned());
-        self
-    }
-
-    /// Answer every method of another canister of the environment (a malicious stand-in for it).
-    pub fn like(mut self, canister: &str) -> Self {
-        self.like = Some(canister.to_owned());
-        self
-    }
+pub struct AdversaryInfo {
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: Principal,
+    /// Impersonated methods; slot `i` answers `methods[i]`.
+    pub methods: Vec<String>,
+    /// The interface it impersonates, when known (types its replies).
+    pub interface: Option<Interface>,
+    /// The adversary canister's module with this slot's impersonation exports (what is installed).
+    pub(crate) module: Vec<u8>,
 }
 
 /// A call the controller (or an actor) makes during setup; it must succeed.
@@ -161,40 +95,33 @@ pub struct SetupCall {
     pub args: String,
 }
 
-/// Builds a [`Harness`].
-pub struct EnvironmentBuilder {
-    config: Config,
-    canisters: Vec<CanisterSpec>,
-    adversaries: Vec<AdversarySpec>,
-    adversary_wasm: Option<Vec<u8>>,
-    users: Vec<String>,
-    anonymous: bool,
-    controller_calls: bool,
-    setup: Vec<SetupCall>,
-    invariants: Vec<Box<dyn Invariant>>,
-    oracles: Oracles,
-    generator: GeneratorOptions,
+/// Names of the environment: actors and canisters, both ways.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub(crate) by_name: BTreeMap<String, Principal>,
+    pub(crate) by_principal: BTreeMap<Principal, String>,
 }
 
-/// Entry point: `Environment::builder()`.
-pub struct Environment;
+impl Names {
+    pub(crate) fn insert(&mut self, name: &str, principal: Principal) {
+        self.by_name.insert(name.to_owned(), principal);
+        self.by_principal.entry(principal).or_insert_with(|| name.to_owned());
+    }
 
-impl Environment {
-    /// A builder with the engine's default configuration, the anonymous actor, and the default oracles.
-    pub fn builder() -> EnvironmentBuilder {
-        EnvironmentBuilder {
-            config: Config::default(),
-            canisters: Vec::new(),
-            adversaries: Vec::new(),
-            adversary_wasm: None,
-            users: Vec::new(),
-            anonymous: true,
-            controller_calls: false,
-            setup: Vec::new(),
-            invariants: Vec::new(),
-            oracles: Oracles::default(),
-            generator: GeneratorOptions::default(),
-        }
+    /// The principal called `name`.
+    pub fn principal(&self, name: &str) -> Option<Principal> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The principal called `name`, or written as `name` (a principal's text form, e.g. `aaaaa-aa` for the
+    /// management canister, which has no name of its own).
+    pub fn resolve(&self, name: &str) -> Option<Principal> {
+        self.principal(name).or_else(|| Principal::from_text(name).ok())
+    }
+
+    /// The name of a principal, or its text form.
+    pub fn name(&self, principal: &Principal) -> String {
+        self.by_principal.get(principal).cloned().unwrap_or_else(|| principal.to_text())
     }
 }
 
@@ -208,275 +135,110 @@ pub fn user_principal(name: &str) -> Principal {
     Principal::self_authenticating(format!("icfuzz user {name}").as_bytes())
 }
 
-impl EnvironmentBuilder {
-    /// Engine configuration (limits, fees, time, coverage).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
+/// A resolved environment: everything a scenario needs to run on any backend.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub(crate) config: Config,
+    pub(crate) names: Names,
+    pub(crate) controller: Principal,
+    pub(crate) canisters: Vec<CanisterInfo>,
+    pub(crate) adversaries: Vec<AdversaryInfo>,
+    pub(crate) actors: Vec<(String, Principal)>,
+    pub(crate) setup: Vec<SetupCall>,
+}
+
+impl Environment {
+    /// The engine configuration it was resolved with (and that an engine backend for it uses).
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
-    /// Adds a canister.
-    pub fn canister(mut self, spec: CanisterSpec) -> Self {
-        self.canisters.push(spec);
-        self
+    /// Canisters (adversaries excluded).
+    pub fn canisters(&self) -> &[CanisterInfo] {
+        &self.canisters
     }
 
-    /// Adds an adversary slot.
-    pub fn adversary(mut self, spec: AdversarySpec) -> Self {
-        self.adversaries.push(spec);
-        self
+    /// Adversary slots.
+    pub fn adversaries(&self) -> &[AdversaryInfo] {
+        &self.adversaries
     }
 
-    /// The adversary canister's module (`canisters/adversary`); required when there are adversaries.
-    pub fn adversary_wasm(mut self, wasm: Vec<u8>) -> Self {
-        self.adversary_wasm = Some(wasm);
-        self
+    /// Actors that send ingress calls, with their principals.
+    pub fn actors(&self) -> &[(String, Principal)] {
+        &self.actors
     }
 
-    /// Adds a user actor (an ingress sender with its own principal).
-    pub fn user(mut self, name: &str) -> Self {
-        self.users.push(name.to_owned());
-        self
+    /// Names of actors and canisters.
+    pub fn names(&self) -> &Names {
+        &self.names
     }
 
-    /// Whether the anonymous principal sends calls (default: yes).
-    pub fn anonymous(mut self, on: bool) -> Self {
-        self.anonymous = on;
-        self
+    /// The principal that controls every canister and drives the adversaries.
+    pub fn controller(&self) -> Principal {
+        self.controller
     }
 
-    /// Whether the controller is an actor of scenarios too (default: no; it is trusted).
-    pub fn controller_calls(mut self, on: bool) -> Self {
-        self.controller_calls = on;
-        self
+    /// The setup calls, in order.
+    pub fn setup_calls(&self) -> &[SetupCall] {
+        &self.setup
     }
 
-    /// A setup call by the controller; Candid text arguments with `{name}` placeholders.
-    pub fn setup(mut self, canister: &str, method: &str, args: &str) -> Self {
-        self.setup.push(SetupCall { actor: None, canister: canister.into(), method: method.into(), args: args.into() });
-        self
+    /// The canister called `name`.
+    pub fn canister(&self, name: &str) -> Result<&CanisterInfo, Error> {
+        self.canisters.iter().find(|c| c.name == name).ok_or_else(|| Error::Scenario(format!("no canister `{name}`")))
     }
 
-    /// A setup call by a named actor.
-    pub fn setup_as(mut self, actor: &str, canister: &str, method: &str, args: &str) -> Self {
-        self.setup.push(SetupCall {
-            actor: Some(actor.into()),
-            canister: canister.into(),
-            method: method.into(),
-            args: args.into(),
-        });
-        self
+    /// The adversary called `name`.
+    pub fn adversary(&self, name: &str) -> Result<&AdversaryInfo, Error> {
+        self.adversaries.iter().find(|a| a.name == name).ok_or_else(|| Error::Scenario(format!("no adversary `{name}`")))
     }
 
-    /// Adds an invariant.
-    pub fn invariant(mut self, invariant: impl Invariant + 'static) -> Self {
-        self.invariants.push(Box::new(invariant));
-        self
+    /// Whether `p` is an adversary.
+    pub fn is_adversary(&self, p: &Principal) -> bool {
+        self.adversaries.iter().any(|a| a.id == *p)
     }
 
-    /// Sets the built-in oracles.
-    pub fn oracles(mut self, oracles: Oracles) -> Self {
-        self.oracles = oracles;
-        self
+    /// The name of the target canister with id `id`.
+    pub fn target_name(&self, id: &Principal) -> Option<&str> {
+        self.canisters.iter().find(|c| c.id == *id && c.target).map(|c| c.name.as_str())
     }
 
-    /// Sets the scenario generator's options.
-    pub fn generator(mut self, options: GeneratorOptions) -> Self {
-        self.generator = options;
-        self
+    /// Whether the canister called `name` is a target.
+    pub fn is_target(&self, name: &str) -> bool {
+        self.canisters.iter().any(|c| c.name == name && c.target)
     }
 
-    /// Creates the subnet, installs everything, runs the setup calls, and snapshots the result.
-    pub fn build(self) -> Result<Harness, Error> {
-        let setup = |m: String| Error::Setup(m);
-        let controller = controller_principal();
-        let mut subnet = Subnet::new(self.config.clone()).map_err(|e| setup(e.to_string()))?;
-        let mut names = Names::default();
-        names.insert("controller", controller);
-        names.insert("anonymous", Principal::anonymous());
-        let mut actors = Vec::new();
-        for user in &self.users {
-            let p = user_principal(user);
-            names.insert(user, p);
-            actors.push((user.clone(), p));
+    /// Principals arguments are drawn from: adversaries first (the likeliest), then users, then canisters.
+    pub fn principal_scope(&self) -> Vec<Principal> {
+        let mut out: Vec<Principal> = self.adversaries.iter().map(|a| a.id).collect();
+        out.extend(self.actors.iter().map(|(_, p)| *p).filter(|p| *p != Principal::anonymous()));
+        out.extend(self.canisters.iter().map(|c| c.id));
+        out
+    }
+
+    /// The Candid-encoded call of `canister.method(args)` (args as text with `{name}` placeholders).
+    pub fn encode_call(&self, canister: &str, method: &str, args: &str) -> Result<(Principal, Vec<u8>), Error> {
+        let text = substitute(args, &self.names)?;
+        if let Some(c) = self.canisters.iter().find(|c| c.name == canister) {
+            let m = c.interface.method(method)?;
+            return Ok((c.id, c.interface.encode_args(&text, &m.args)?));
         }
-        if self.anonymous {
-            actors.push(("anonymous".to_owned(), Principal::anonymous()));
-        }
-        if self.controller_calls {
-            actors.push(("controller".to_owned(), controller));
-        }
-        // Create every canister before installing any, so init arguments can name any of them.
-        let cycles = self.config.default_cycles;
-        let mut adversary_ids = Vec::new();
-        for spec in &self.adversaries {
-            check_name(&names, &spec.name)?;
-            let id = subnet.create_canister_with_controllers(vec![controller], cycles);
-            names.insert(&spec.name, id);
-            adversary_ids.push(id);
-        }
-        let mut canister_ids = Vec::new();
-        for spec in &self.canisters {
-            check_name(&names, &spec.name)?;
-            let id = subnet.create_canister_with_controllers(vec![controller], spec.cycles.unwrap_or(cycles));
-            names.insert(&spec.name, id);
-            canister_ids.push(id);
-        }
+        let id = self.names.principal(canister).ok_or_else(|| Error::Scenario(format!("no canister `{canister}`")))?;
+        Ok((id, untyped_args(&text)?))
+    }
 
-        let mut canisters = Vec::new();
-        for (spec, &id) in self.canisters.iter().zip(&canister_ids) {
-            let mut declared = match &spec.did {
-                Some(did) => Some(Interface::parse(did)?),
-                None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
-            };
-            if declared.is_none() && spec.init_args.is_none() && crate::interface::has_export(&spec.wasm, "canister_init") {
-                // Init arguments are typed by the interface, which only the canister can tell (its
-                // __get_candid_interface_tmp_hack query); ask a copy that skips init, so init cannot fail for
-                // want of the arguments it is about to get.
-                declared = probe_interface(&self.config, &spec.wasm);
-            }
-            let init_text = match &spec.init_args {
-                Some(text) => substitute(text, &names)?,
-                None => default_init_args(declared.as_ref(), &adversary_ids, &names),
-            };
-            let init_arg = match &declared {
-                Some(i) if !i.init_args.is_empty() => i.encode_args(&init_text, &i.init_args)?,
-                _ => untyped_args(&init_text)?,
-            };
-            subnet
-                .install_canister(id, &spec.wasm, init_arg.clone(), Some(controller))
-                .map_err(|r| setup(format!("installing `{}`: {}", spec.name, r.reject_message)))?;
-            let interface = match declared {
-                Some(i) => i,
-                None => fetch_interface(&mut subnet, id, controller)
-                    .map_err(|e| setup(format!("`{}` has no Candid interface: {e}; pass one with CanisterSpec::did", spec.name)))?,
-            };
-            let mut exclude = spec.exclude.clone();
-            if let Some(include) = &spec.include {
-                for m in include {
-                    interface.method(m).map_err(|_| setup(format!("`{}` has no method `{m}` to include", spec.name)))?;
-                }
-                exclude.extend(interface.methods.iter().filter(|m| !include.contains(&m.name)).map(|m| m.name.clone()));
-            }
-            for excluded in &spec.exclude {
-                interface.method(excluded).map_err(|_| setup(format!("`{}` has no method `{excluded}` to exclude", spec.name)))?;
-            }
-            for weighted in spec.weights.keys() {
-                interface.method(weighted).map_err(|_| setup(format!("`{}` has no method `{weighted}` to weigh", spec.name)))?;
-            }
-            canisters.push(CanisterInfo {
-                name: spec.name.clone(),
-                id,
-                interface,
-                wasm: spec.wasm.clone(),
-                init_arg,
-                target: spec.target,
-                upgradable: spec.upgradable,
-                exclude,
-                weights: spec.weights.clone(),
-            });
-        }
-        if !canisters.iter().any(|c| c.target) {
-            return Err(setup("no canister is a target: mark at least one with CanisterSpec::target()".into()));
-        }
-
-        let mut adversaries = Vec::new();
-        for (spec, &id) in self.adversaries.iter().zip(&adversary_ids) {
-            let wasm = self
-                .adversary_wasm
-                .as_ref()
-                .ok_or_else(|| setup("adversaries need the adversary canister's module: EnvironmentBuilder::adversary_wasm".into()))?;
-            let interface = match (&spec.did, &spec.like) {
-                (Some(did), _) => Some(Interface::parse(did)?),
-                (None, Some(like)) => Some(
-                    canisters
-                        .iter()
-                        .find(|c| &c.name == like)
-                        .ok_or_else(|| setup(format!("adversary `{}` is like `{like}`, which is not a canister", spec.name)))?
-                        .interface
-                        .clone(),
-                ),
-                (None, None) => None,
-            };
-            let mut methods = spec.methods.clone();
-            if let Some(i) = &interface {
-                for m in &i.methods {
-                    if !methods.contains(&m.name) {
-                        methods.push(m.name.clone());
-                    }
-                }
-            }
-            // An adversary impersonating nothing still attacks and still is a principal canisters may be handed
-            // (calls to it are rejected by the system); zero-config discovery starts from there.
-            let module = adversary::impersonate(wasm, &methods)?;
-            subnet
-                .install_canister(id, &module, candid::encode_args(()).expect("empty args"), Some(controller))
-                .map_err(|r| setup(format!("installing adversary `{}`: {}", spec.name, r.reject_message)))?;
-            adversaries.push(AdversaryInfo { name: spec.name.clone(), id, methods, interface, module });
-        }
-
-        let mut harness = Harness::new(subnet, names, controller, canisters, adversaries, actors, self.invariants, self.oracles, self.generator);
-        harness.set_adversary_defaults()?;
-        for call in &self.setup {
-            harness.setup_call(call.actor.as_deref(), &call.canister, &call.method, &call.args)?;
-        }
-        harness.setup = self.setup;
-        harness.take_snapshot()?;
-        Ok(harness)
+    /// A reply of `canister.method` as Candid text, typed by the interface when known.
+    pub fn decode_reply(&self, canister: &str, method: &str, bytes: &[u8]) -> String {
+        self.canisters
+            .iter()
+            .find(|c| c.name == canister)
+            .and_then(|c| c.interface.method(method).ok().and_then(|m| c.interface.decode_to_text(bytes, &m.rets)))
+            .unwrap_or_else(|| bytes_to_text(bytes))
     }
 }
 
-fn check_name(names: &Names, name: &str) -> Result<(), Error> {
-    if names.principal(name).is_some() || name.is_empty() || name.contains(['{', '}', ' ']) {
-        return Err(Error::Setup(format!("name `{name}` is taken or invalid (names are unique, without spaces or braces)")));
-    }
-    Ok(())
-}
-
-/// The interface of a module that has no metadata, from its `__get_candid_interface_tmp_hack` query, asked of a
-/// throwaway copy installed without its `canister_init` (which may need arguments). `None` if that fails.
-fn probe_interface(config: &Config, wasm: &[u8]) -> Option<Interface> {
-    let stripped = crate::interface::without_export(wasm, "canister_init")?;
-    let mut subnet = Subnet::new(Config { coverage: false, ..config.clone() }).ok()?;
-    let controller = controller_principal();
-    let id = subnet.create_canister_with_controllers(vec![controller], config.default_cycles);
-    subnet.install_canister(id, &stripped, candid::encode_args(()).ok()?, Some(controller)).ok()?;
-    fetch_interface(&mut subnet, id, controller).ok()
-}
-
-/// The smallest well-typed init arguments (as Candid text), principals drawn from the adversaries first, then
-/// the other names; `()` when the interface declares none or is not known before installation.
-fn default_init_args(interface: Option<&Interface>, adversaries: &[Principal], names: &Names) -> String {
-    let Some(i) = interface.filter(|i| !i.init_args.is_empty()) else { return "()".to_owned() };
-    let mut scope = adversaries.to_vec();
-    let controller = controller_principal();
-    scope.extend(names.by_name.values().filter(|p| !adversaries.contains(p) && **p != Principal::anonymous() && **p != controller));
-    let gen = ValueGen { env: &i.env, principals: &scope };
-    let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &i.init_args) else { return "()".to_owned() };
-    // Without input bytes the generator's principal is the anonymous one; a canister handed a principal at init
-    // (its ledger, its oracle) should be handed the first adversary instead.
-    match scope.first() {
-        Some(first) => candid::IDLArgs::new(&args.args.iter().map(|v| with_principal(v, *first)).collect::<Vec<_>>()).to_string(),
-        None => args.to_string(),
-    }
-}
-
-/// `value` with every anonymous principal replaced by `principal`.
-fn with_principal(value: &candid::types::value::IDLValue, principal: Principal) -> candid::types::value::IDLValue {
-    use candid::types::value::{IDLField, IDLValue, VariantValue};
-    let field = |f: &IDLField| IDLField { id: f.id.clone(), val: with_principal(&f.val, principal) };
-    match value {
-        IDLValue::Principal(p) if *p == Principal::anonymous() => IDLValue::Principal(principal),
-        IDLValue::Opt(v) => IDLValue::Opt(Box::new(with_principal(v, principal))),
-        IDLValue::Vec(items) => IDLValue::Vec(items.iter().map(|v| with_principal(v, principal)).collect()),
-        IDLValue::Record(fields) => IDLValue::Record(fields.iter().map(field).collect()),
-        IDLValue::Variant(v) => IDLValue::Variant(VariantValue(Box::new(field(&v.0)), v.1)),
-        other => other.clone(),
-    }
-}
-
-/// Replaces `{name}` with `principal "<id>"`.
-pub(crate) fn substitute(text: &str, names: &Names) -> Result<String, Error> {
+/// Replaces every `{name}` placeholder with `principal "<id>"` of the named actor or canister.
+pub fn substitute(text: &str, names: &Names) -> Result<String, Error> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -504,23 +266,3 @@ pub(crate) fn untyped_args(text: &str) -> Result<Vec<u8>, Error> {
     args.to_bytes().map_err(|e| Error::from(InterfaceError::Args { text: text.to_owned(), error: e.to_string() }))
 }
 
-/// Reads a canister's interface through its `__get_candid_interface_tmp_hack` query.
-fn fetch_interface(subnet: &mut Subnet, id: Principal, controller: Principal) -> Result<Interface, String> {
-    let reply = subnet
-        .query_call(id, controller, "__get_candid_interface_tmp_hack", candid::encode_args(()).expect("empty args"))
-        .map_err(|r| format!("no candid:service metadata and __get_candid_interface_tmp_hack failed: {}", r.reject_message))?;
-    let (did,): (String,) = candid::decode_args(&reply).map_err(|e| format!("__get_candid_interface_tmp_hack: {e}"))?;
-    Interface::parse(&did).map_err(|e| e.to_string())
-}
-
-/// The default reply of an impersonated method: the "smallest" well-typed value of its result types (what an
-/// honest but dull callee would say), or `()` when the types are unknown.
-pub(crate) fn default_reply(interface: Option<&Interface>, method: &str, principals: &[Principal]) -> Action {
-    let bytes = interface.and_then(|i| {
-        let m = i.method(method).ok()?;
-        let gen = ValueGen { env: &i.env, principals };
-        let args = gen.args(&mut arbitrary::Unstructured::new(&[]), &m.rets).ok()?;
-        args.to_bytes_with_types(&i.env, &m.rets).ok()
-    });
-    Action::Reply(bytes.unwrap_or_else(|| candid::encode_args(()).expect("empty args")))
-}

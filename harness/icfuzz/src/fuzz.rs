@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::environment::Error;
 use crate::oracle::Finding;
-use crate::runner::Harness;
+use crate::session::Harness;
 use crate::scenario::Scenario;
 
 /// How long to fuzz and from where.
@@ -139,7 +139,7 @@ impl Fuzzer {
             let count = self.report.counts.entry(signature.clone()).or_insert(0);
             *count += 1;
             if *count == 1 {
-                let found = Found { finding, input: outcome.input.clone(), scenario, execution };
+                let found = Found { finding, input: outcome.input.clone(), scenario: result.scenario, execution };
                 self.report.findings.push(found.clone());
                 outcome.new_finding = Some(found);
             }

@@ -2,7 +2,9 @@
 //!
 //! Build an [`Environment`] (the canisters under test, honest canisters they use, adversary slots, actors, setup
 //! calls and invariants), then run [`Scenario`]s in it — decoded from fuzzer bytes by [`Harness::generate`], or
-//! read from a saved finding. After every step the runner checks the built-in oracles and the invariants.
+//! read from a saved finding. After every step the executor ([`session`]) checks the built-in oracles and the
+//! invariants. The same executor replays a scenario on any [`backend`] (PocketIC, or the engine restricted to
+//! rounds), so findings are confirmed like for like.
 //!
 //! ```no_run
 //! use icfuzz::{AdversarySpec, CanisterSpec, Environment};
@@ -27,29 +29,29 @@
 /// The embedded, deterministic IC subnet (the default backend).
 pub use icfuzz_engine as engine;
 
-pub mod adversary;
-pub mod backend;
-pub mod config;
-mod environment;
-pub mod fuzz;
+// Modules in layer order: each uses only those above it (a test in `harness/lints` checks there are no cycles).
 pub mod interface;
-pub mod libfuzzer;
-pub mod minimize;
-pub mod oracle;
-pub mod report;
-mod runner;
+pub mod backend;
+pub mod adversary;
+pub mod environment;
 pub mod scenario;
+pub mod oracle;
+pub mod plan;
+pub mod trace;
+pub mod session;
+mod builder;
+pub mod config;
+pub mod report;
+pub mod fuzz;
+pub mod minimize;
+pub mod libfuzzer;
 
+pub use builder::{AdversarySpec, CanisterSpec, EnvironmentBuilder};
 pub use environment::{
-    controller_principal, user_principal, AdversarySpec, CanisterSpec, Environment, EnvironmentBuilder, Error, SetupCall,
+    controller_principal, user_principal, AdversaryInfo, CanisterInfo, Environment, Error, SetupCall,
 };
-pub use oracle::{Finding, FindingKind, Invariant, Oracles};
-pub use runner::{AdversaryInfo, CanisterInfo, Execution, Harness, MethodStats, TraceEntry, MAX_DELIVERIES_PER_DRAIN};
-pub use scenario::{Scenario, ScriptAction, Step};
-
-impl Harness {
-    /// Decodes fuzzer bytes into a scenario for this environment.
-    pub fn generate(&self, data: &[u8]) -> Scenario {
-        scenario::generate(self, data)
-    }
-}
+pub use oracle::{Finding, FindingKind, Invariant, Oracle, Oracles};
+pub use plan::MAX_DELIVERIES_PER_DRAIN;
+pub use scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+pub use session::{Harness, MethodStats, Session};
+pub use trace::{Execution, Phase, TraceEntry, TraceEvent};

@@ -134,11 +134,11 @@ fn run_in(harness: &mut crate::Harness, data: &[u8]) {
     };
     let Some(finding) = &execution.finding else { return };
     // Only new coverage is worth a new corpus file; libFuzzer decides that. Findings are reported once each.
-    let json_path = artifact_prefix().map(|prefix| format!("{prefix}crash-{}.json", sha1_hex(data)));
+    let json_path = artifact_prefix().map(|prefix| format!("{prefix}crash-{}.json", crate::report::sha1_hex(data)));
     let saved = json_path.as_ref().and_then(|path| {
         let path = std::path::Path::new(path);
         // Never overwrite: the same input always gives the same scenario, so an existing file is this one.
-        if path.exists() || std::fs::write(path, scenario.to_json()).is_ok() {
+        if path.exists() || std::fs::write(path, execution.scenario.to_json()).is_ok() {
             Some(path.display().to_string())
         } else {
             None
@@ -157,11 +157,6 @@ fn artifact_prefix() -> Option<String> {
     Some(from_args.unwrap_or_default())
 }
 
-/// The SHA-1 of `data` in hex: how libFuzzer names corpus and crash files (`crash-<sha1>`).
-pub fn sha1_hex(data: &[u8]) -> String {
-    use sha1_smol::Sha1;
-    Sha1::from(data).digest().to_string()
-}
 
 /// Defines a libFuzzer fuzz target that runs scenarios in the harness built by `$build` (run once, at start-up).
 /// The target crate must depend on `libfuzzer-sys`, as every cargo-fuzz package does.

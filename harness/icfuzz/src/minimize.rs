@@ -12,8 +12,9 @@ use candid::types::value::{IDLField, IDLValue, VariantValue};
 use candid::IDLArgs;
 
 use crate::environment::Error;
-use crate::runner::{Execution, Harness};
-use crate::scenario::{Scenario, ScriptAction, Step};
+use crate::session::Harness;
+use crate::trace::Execution;
+use crate::scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
 
 /// Bounds of a minimization.
 #[derive(Clone, Debug)]
@@ -80,10 +81,8 @@ impl Shrinker<'_> {
         };
         let same = execution.finding.as_ref().is_some_and(|f| f.signature() == self.signature);
         if same {
-            // Steps after the finding never ran: drop them too.
-            let mut kept = candidate;
-            kept.steps.truncate(execution.steps_run.min(kept.steps.len()));
-            self.best = kept;
+            // The scenario as it ran: steps after the finding dropped, deliveries and faults named stably.
+            self.best = execution.scenario.clone();
             self.best_execution = execution;
         }
         (self.progress)(Progress { runs: self.runs, max_runs: self.options.max_runs, steps: self.best.steps.len() });
@@ -160,8 +159,9 @@ pub fn minimize(
         }
         None => return Err(Error::Scenario(format!("the scenario does not reproduce the finding `{signature}`: no finding"))),
     }
-    let mut best = scenario.clone();
-    best.steps.truncate(execution.steps_run.min(best.steps.len()));
+    // Shrink the scenario as it ran: its deliveries and faults are named stably, so dropping a step does not
+    // change what a later one delivers.
+    let best = execution.scenario.clone();
     let mut shrinker =
         Shrinker { harness, signature: signature.to_owned(), runs: 1, options, progress, best, best_execution: execution };
     // Alternate until neither pass finds anything (a simpler argument can make a step removable).
@@ -226,8 +226,9 @@ fn simpler_steps(step: &Step) -> Vec<Step> {
                 });
             }
         }
-        Step::Deliver { choice } if *choice != 0 => out.push(Step::Deliver { choice: 0 }),
-        Step::Fault { choice } if *choice != 0 => out.push(Step::Fault { choice: 0 }),
+        // Stable names are simplest already; a leftover "n-th message" pick tries the oldest.
+        Step::Deliver { message: MessageRef::Nth(n) } if *n != 0 => out.push(Step::Deliver { message: MessageRef::Nth(0) }),
+        Step::Fault { fault: FaultRef::Nth(n) } if *n != 0 => out.push(Step::Fault { fault: FaultRef::Nth(0) }),
         Step::Script { adversary, method, action, sticky } => {
             for action in simpler_actions(action) {
                 out.push(Step::Script { adversary: adversary.clone(), method: method.clone(), action, sticky: *sticky });
@@ -317,12 +318,12 @@ mod tests {
             Step::AdvanceTime { seconds: 10 },
             Step::RunUntilQuiet,
             Step::AdvanceTime { seconds: 61 },
-            Step::Deliver { choice: 1 },
+            Step::Deliver { message: MessageRef::Nth(1) },
         ]);
         let folded = without(&s, 0..2, true);
-        assert_eq!(folded.steps, vec![Step::AdvanceTime { seconds: 71 }, Step::Deliver { choice: 1 }]);
+        assert_eq!(folded.steps, vec![Step::AdvanceTime { seconds: 71 }, Step::Deliver { message: MessageRef::Nth(1) }]);
         let plain = without(&s, 0..2, false);
-        assert_eq!(plain.steps, vec![Step::AdvanceTime { seconds: 61 }, Step::Deliver { choice: 1 }]);
+        assert_eq!(plain.steps, vec![Step::AdvanceTime { seconds: 61 }, Step::Deliver { message: MessageRef::Nth(1) }]);
         // No later time step: the time stays where the removed steps were.
         let tail = without(&s, 2..4, true);
         assert_eq!(tail.steps[2], Step::AdvanceTime { seconds: 61 });

@@ -40,28 +40,15 @@ pub fn coverage_report(subnet: &Subnet) -> String {
 
 /// The readable trace of an execution: each step, what it delivered and ran, replies, logs, and the finding.
 pub fn render_trace(execution: &crate::Execution) -> String {
-    let mut out = String::new();
-    for entry in &execution.trace {
-        match entry.step {
-            Some(i) => {
-                let _ = writeln!(out, "step {}: {}", i + 1, entry.title);
-            }
-            None => {
-                let _ = writeln!(out, "{}", entry.title);
-            }
-        }
-        for line in &entry.lines {
-            let _ = writeln!(out, "    {line}");
-        }
-    }
-    match &execution.finding {
-        Some(f) => {
-            let _ = writeln!(out, "\nfinding: {f}\nsignature: {}", f.signature());
-        }
-        None => out.push_str("\nno finding\n"),
-    }
-    out
+    execution.render()
 }
+
+/// The SHA-1 of `data` in hex: how libFuzzer names corpus and crash files (`crash-<sha1>`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1_smol::Sha1;
+    Sha1::from(data).digest().to_string()
+}
+
 
 /// The source of a Rust `#[test]` that replays a finding's scenario in the environment of `config` (an
 /// `icfuzz.toml`, paths absolute) and fails while the finding (by signature) is still produced: a regression test
@@ -70,7 +57,7 @@ pub fn regression_test(config: &std::path::Path, scenario: &crate::Scenario, fin
     let json = scenario.to_json();
     let signature = finding.signature();
     let hashes = "#".repeat(longest_hash_run(&json).max(longest_hash_run(&signature)) + 1);
-    let digest = crate::libfuzzer::sha1_hex(json.as_bytes());
+    let digest = sha1_hex(json.as_bytes());
     let mut name = format!(
         "icfuzz_{}_{}_{}_{}",
         finding.kind.id(),

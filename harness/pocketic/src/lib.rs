@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use candid::{Encode, Principal};
-use icfuzz::backend::{self, Backend, BackendError, CallId, Capabilities, Outcome, Reject};
+use icfuzz::backend::{Backend, BackendError, CallId, Capabilities, Outcome, Reject};
+use icfuzz::engine::ErrorCode;
+use icfuzz::session::{self, Replay};
 use icfuzz::engine::CanisterStatus;
 use icfuzz::{Harness, Scenario};
 use pocket_ic::common::rest::{RawEffectivePrincipal, RawMessageId};
@@ -179,7 +181,8 @@ struct CanisterIdRecord {
 }
 
 fn reject(r: RejectResponse) -> Reject {
-    Reject { code: r.reject_code as u32, error_code: r.error_code as u32, message: r.reject_message }
+    // PocketIC numbers its error codes as the IC does (`IC0xxx`); the engine's enum names the same numbers.
+    Reject { code: r.reject_code as u32, error_code: ErrorCode::from_u32(r.error_code as u32), message: r.reject_message }
 }
 
 /// Runs `f`, turning a panic of the `pocket-ic` crate (how it reports server failures) into [`Error::Server`].
@@ -204,16 +207,20 @@ impl Backend for PocketIcBackend {
         CAPABILITIES
     }
 
-    fn create_canister(&mut self, id: Principal, controller: Principal) -> Result<Principal, BackendError> {
+    fn create_canister(&mut self, id: Principal, controller: Principal, cycles: Option<u128>) -> Result<Principal, BackendError> {
         let settings = CanisterSettings { controllers: Some(vec![controller]), ..CanisterSettings::default() };
-        self.pic.create_canister_with_id(Some(controller), Some(settings), id).map_err(BackendError::Failed)
+        let got = self.pic.create_canister_with_id(Some(controller), Some(settings), id).map_err(BackendError::Failed)?;
+        if let Some(cycles) = cycles {
+            self.pic.add_cycles(got, cycles);
+        }
+        Ok(got)
     }
 
     fn install(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
         // `install_canister` panics on a reject (it expects success); a bad module is a canister outcome here.
         let pic = &self.pic;
         catch_unwind(AssertUnwindSafe(|| pic.install_canister(canister, wasm.to_vec(), arg, Some(sender))))
-            .map_err(|panic| Reject { code: 0, error_code: 0, message: panic_message(&panic) })
+            .map_err(|panic| Reject::other(panic_message(&panic)))
     }
 
     fn upgrade(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
@@ -273,9 +280,13 @@ impl Backend for PocketIcBackend {
         Some(if digits.len() > 1 { u64::MAX } else { digits.first().copied().unwrap_or(0) })
     }
 
-    fn canister_logs(&mut self, canister: Principal, sender: Principal) -> Result<Vec<String>, BackendError> {
+    fn canister_logs(&mut self, canister: Principal, sender: Principal, from: usize) -> Result<Vec<String>, BackendError> {
         let logs = self.pic.fetch_canister_logs(canister, sender).map_err(|r| BackendError::Failed(reject(r).to_string()))?;
-        Ok(logs.into_iter().map(|r| String::from_utf8_lossy(&r.content).into_owned()).collect())
+        Ok(logs.into_iter().skip(from).map(|r| String::from_utf8_lossy(&r.content).into_owned()).collect())
+    }
+
+    fn log_len(&mut self, canister: Principal, sender: Principal) -> usize {
+        self.pic.fetch_canister_logs(canister, sender).map(|logs| logs.len()).unwrap_or(0)
     }
 
     fn snapshot(&mut self, canisters: &[Principal], controller: Principal) -> Result<(), BackendError> {
@@ -313,8 +324,8 @@ impl Backend for PocketIcBackend {
 /// The PocketIC operation sequence of `scenario` in `harness`'s environment, with per-step notes (exact,
 /// approximated as what, or not reproducible and why). Needs no server.
 pub fn dry_run(harness: &Harness, scenario: &Scenario) -> Result<String, Error> {
-    let plan = backend::plan(harness, scenario, "pocket-ic", &CAPABILITIES)?;
-    let time = harness.subnet().config().initial_time_nanos;
+    let plan = harness.plan_for(scenario, "pocket-ic", &CAPABILITIES)?;
+    let time = harness.environment().config().initial_time_nanos;
     let mut out = format!(
         "PocketIcBuilder::new().with_nns_subnet().with_initial_time({time} ns).build()   (server from {SERVER_ENV}; pocket-ic {POCKET_IC_CRATE_VERSION})\n"
     );
@@ -325,7 +336,7 @@ pub fn dry_run(harness: &Harness, scenario: &Scenario) -> Result<String, Error> 
 /// Runs `scenario` on a fresh PocketIC instance: creates the environment's canisters at the engine's ids,
 /// installs them and the adversaries, runs the setup calls, then the steps, checking invariants (their queries
 /// go to PocketIC) and the oracles PocketIC supports. Without a server: [`Error::NoServer`].
-pub fn replay(harness: &mut Harness, scenario: &Scenario, options: &Options) -> Result<backend::Replay, Error> {
-    let mut backend = PocketIcBackend::new(options, harness.subnet().config().initial_time_nanos)?;
-    guard(|| backend::replay(harness, &mut backend, scenario))?.map_err(Error::from)
+pub fn replay(harness: &mut Harness, scenario: &Scenario, options: &Options) -> Result<Replay, Error> {
+    let backend = PocketIcBackend::new(options, harness.environment().config().initial_time_nanos)?;
+    guard(|| session::replay(harness, backend, scenario))?.map_err(Error::from)
 }

@@ -24,7 +24,7 @@ pub(crate) use call::OutgoingCall;
 
 /// The kind of execution, which decides the ic0 functions available (ic-semantics §1 "Context letters").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum ApiType {
+pub enum ApiType {
     /// The module's start function (`s`).
     Start,
     /// `canister_init` or `canister_post_upgrade` (`I`).
@@ -51,9 +51,30 @@ pub(crate) enum ApiType {
     SystemTask,
 }
 
+impl std::fmt::Display for ApiType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ApiType {
     const fn bit(self) -> u32 {
         1 << self as u32
+    }
+
+    /// Whether this is a reply or reject callback: code after an `await`.
+    pub fn is_callback(self) -> bool {
+        matches!(self, ApiType::ReplyCallback | ApiType::RejectCallback)
+    }
+
+    /// Whether this is a query execution (replicated, non-replicated or composite).
+    pub fn is_query(self) -> bool {
+        matches!(self, ApiType::ReplicatedQuery | ApiType::NonReplicatedQuery | ApiType::CompositeQuery)
+    }
+
+    /// The mode name the IC uses in its contract-violation messages.
+    pub fn name(self) -> &'static str {
+        self.mode_name()
     }
 
     /// The mode name the IC uses in its contract-violation messages.

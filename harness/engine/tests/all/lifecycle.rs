@@ -161,7 +161,7 @@ fn a_callback_arriving_after_an_upgrade_runs_against_the_new_module() {
     // The callback ran (in the new instance, whose heap no longer holds the callback's program) and the call
     // context was closed one way or the other: no harness error, no context left open.
     let events = s.take_events();
-    assert!(events.iter().any(|e| matches!(e, icfuzz_engine::Event::Executed { canister, mode: "reply callback", .. } if *canister == a)), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, icfuzz_engine::Event::Executed { canister, kind: icfuzz_engine::ExecutionKind::ReplyCallback, .. } if *canister == a)), "{events:?}");
     assert_eq!(s.open_call_contexts(a).unwrap(), 0);
     assert!(matches!(s.ingress_status(id).unwrap(), IngressStatus::Completed(_)));
 }

@@ -155,7 +155,7 @@ impl Operand {
 }
 
 fn encode(world: &World<'_>, canister: &str, method: &str, args: &str, did: Option<&str>) -> Result<Vec<u8>, String> {
-    let text = substitute(args, world.names).map_err(|e| e.to_string())?;
+    let text = substitute(args, world.names()).map_err(|e| e.to_string())?;
     let typed = did
         .map(|did| -> Result<Vec<u8>, String> {
             let interface = Interface::parse(did).map_err(|e| format!("the interface of `{canister}`: {e}"))?;

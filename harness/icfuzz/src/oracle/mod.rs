@@ -1,18 +1,20 @@
-//! Invariants and oracles: what counts as a finding.
+//! Oracles: what counts as a finding.
 //!
-//! After every step the runner checks the built-in oracles ([`Oracles`]: trap in a callback, "did not reply",
-//! instruction and memory limits) and the user's [`Invariant`]s; invariants marked "at quiescence" only when no
-//! message is in flight. At the end of a scenario it checks that every target canister can still be stopped.
-
-use std::collections::BTreeMap;
+//! An [`Oracle`] is a hook module the scenario executor calls after every step and at the end of a scenario, with
+//! a [`World`] that shows what the step did (typed engine events, calls completed) and answers queries. Every
+//! hook does nothing by default, like revm's inspectors. The built-in oracles ([`builtin`]: trap in a callback,
+//! "did not reply", instruction and memory limits, unexpected traps, cannot stop) are one module each, switched on
+//! and off by [`Oracles`]; the user's [`Invariant`]s are oracles too. The first oracle that reports ends the run.
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};
 use candid::Principal;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Reject};
-use crate::engine::{CanisterId, Subnet};
+use crate::backend::{Backend, Capabilities};
+use crate::engine::{CanisterStatus, Event, Subnet};
+use crate::environment::{Environment, Names};
 
+pub mod builtin;
 pub mod declarative;
 pub mod invariants;
 
@@ -126,6 +128,32 @@ fn normalize(message: &str) -> String {
     out
 }
 
+/// A check an oracle makes: the step it ran after, and what it does.
+pub trait Oracle: Send {
+    /// Short name, shown in findings and used in signatures.
+    fn name(&self) -> &str;
+    /// After every step (and after the end-of-scenario settle), with what the step did.
+    fn after_step(&mut self, world: &mut World<'_>) -> Option<Finding> {
+        let _ = world;
+        None
+    }
+    /// Whether [`Oracle::after_step`] reads [`World::quiescent`] (computing it costs a look at every queue).
+    fn needs_quiescence(&self) -> bool {
+        false
+    }
+    /// Whether the end of a scenario must ask every target to stop (the cannot-stop check), before
+    /// [`Oracle::at_end`].
+    fn needs_stop_check(&self) -> bool {
+        false
+    }
+    /// Once, at the end of a scenario that ran to its end without a finding: after the stop requests of the end
+    /// check, when an oracle asked for them.
+    fn at_end(&mut self, world: &mut World<'_>) -> Option<Finding> {
+        let _ = world;
+        None
+    }
+}
+
 /// Which built-in oracles run, and their limits.
 #[derive(Clone, Debug)]
 pub struct Oracles {
@@ -143,6 +171,33 @@ pub struct Oracles {
     /// Report every trap of a target's method execution (not only in callbacks). Off by default: many canisters
     /// trap to reject bad input; traps are counted in the run statistics either way.
     pub unexpected_trap: bool,
+}
+
+impl Oracles {
+    /// The oracles these switches turn on, in the order they are checked, followed by `invariants`.
+    pub fn into_set(self, invariants: Vec<Box<dyn Invariant>>) -> Vec<Box<dyn Oracle>> {
+        let mut set: Vec<Box<dyn Oracle>> = Vec::new();
+        if self.instruction_limit {
+            set.push(Box::new(builtin::InstructionLimit));
+        }
+        if let Some(budget) = self.memory_budget {
+            set.push(Box::new(builtin::Memory { budget }));
+        }
+        if self.trap_in_callback {
+            set.push(Box::new(builtin::TrapInCallback));
+        }
+        if self.unexpected_trap {
+            set.push(Box::new(builtin::UnexpectedTrap));
+        }
+        if self.did_not_reply {
+            set.push(Box::new(builtin::DidNotReply));
+        }
+        set.extend(invariants.into_iter().map(|i| Box::new(builtin::InvariantOracle(i)) as Box<dyn Oracle>));
+        if self.cannot_stop {
+            set.push(Box::new(builtin::CannotStop));
+        }
+        set
+    }
 }
 
 impl Default for Oracles {
@@ -173,44 +228,24 @@ pub struct CallRecord {
     pub method: String,
     /// Reply bytes, or `(reject code, message)`.
     pub result: Result<Vec<u8>, (u32, String)>,
+    /// The reject's error code, when the backend reported one (ingress calls; a canister caller such as the
+    /// attacker learns only the reject code and message, as on the IC).
+    pub error: Option<crate::engine::ErrorCode>,
 }
 
-/// Names of the environment: actors and canisters, both ways.
-#[derive(Clone, Debug, Default)]
-pub struct Names {
-    pub(crate) by_name: BTreeMap<String, Principal>,
-    pub(crate) by_principal: BTreeMap<Principal, String>,
-}
-
-impl Names {
-    pub(crate) fn insert(&mut self, name: &str, principal: Principal) {
-        self.by_name.insert(name.to_owned(), principal);
-        self.by_principal.entry(principal).or_insert_with(|| name.to_owned());
-    }
-
-    /// The principal called `name`.
-    pub fn principal(&self, name: &str) -> Option<Principal> {
-        self.by_name.get(name).copied()
-    }
-
-    /// The name of a principal, or its text form.
-    pub fn name(&self, principal: &Principal) -> String {
-        self.by_principal.get(principal).cloned().unwrap_or_else(|| principal.to_text())
-    }
-}
-
-/// Where an invariant's queries go: the engine the default runner drives, or any [`Backend`] (e.g. PocketIC).
-pub(crate) enum Querier<'a> {
-    Engine(&'a mut Subnet),
-    Backend(&'a mut dyn Backend),
-}
-
-/// What an invariant sees: queries to any canister, the engine's state (on the engine), the calls completed so far.
+/// What an oracle sees: queries to any canister, what the current step did, the calls completed so far.
 pub struct World<'a> {
-    pub(crate) subnet: Querier<'a>,
-    pub(crate) names: &'a Names,
+    pub(crate) backend: &'a mut dyn Backend,
+    pub(crate) env: &'a Environment,
     pub(crate) calls: &'a [CallRecord],
-    pub(crate) controller: Principal,
+    /// Index in `calls` of the first call completed by the current step.
+    pub(crate) step_calls: usize,
+    pub(crate) events: &'a [Event],
+    pub(crate) step: usize,
+    pub(crate) quiescent: bool,
+    /// Whether the step may have changed state an invariant reads (a step that only submitted a call or
+    /// scripted an adversary, and completed nothing, did not).
+    pub(crate) changed: bool,
     /// Set when a query could not run because its canister does not run (stopped, stopping, frozen, empty):
     /// the invariant cannot be evaluated now, which is not a violation.
     pub(crate) unavailable: bool,
@@ -219,7 +254,7 @@ pub struct World<'a> {
 impl World<'_> {
     /// The principal of a named actor or canister.
     pub fn principal(&self, name: &str) -> Result<Principal, String> {
-        self.names.principal(name).ok_or_else(|| format!("no actor or canister is called `{name}`"))
+        self.env.names.principal(name).ok_or_else(|| format!("no actor or canister is called `{name}`"))
     }
 
     /// Runs a query method of a named canister (as the controller) and decodes the result.
@@ -237,12 +272,8 @@ impl World<'_> {
     /// Runs a query method with raw arguments; `Err` carries the reject. A canister that is not running cannot be
     /// queried (as on the IC); an invariant that fails for that reason is skipped, not reported.
     pub fn query_raw(&mut self, canister: &str, method: &str, arg: Vec<u8>) -> Result<Vec<u8>, String> {
-        let id: CanisterId = self.principal(canister)?;
-        let result = match &mut self.subnet {
-            Querier::Engine(subnet) => subnet.query_call(id, self.controller, method, arg).map_err(|r| Reject::from(&r)),
-            Querier::Backend(backend) => backend.query(id, self.controller, method, arg),
-        };
-        result.map_err(|r| {
+        let id = self.principal(canister)?;
+        self.backend.query(id, self.env.controller, method, arg).map_err(|r| {
             if r.canister_not_running() {
                 self.unavailable = true;
             }
@@ -254,10 +285,7 @@ impl World<'_> {
     /// engine; `None` on other backends (PocketIC), which do not expose engine state. Invariants that read
     /// engine state cannot be checked there.
     pub fn subnet(&self) -> Option<&Subnet> {
-        match &self.subnet {
-            Querier::Engine(subnet) => Some(subnet),
-            Querier::Backend(_) => None,
-        }
+        self.backend.subnet()
     }
 
     /// Calls completed so far in this scenario, in completion order.
@@ -265,35 +293,70 @@ impl World<'_> {
         self.calls
     }
 
+    /// Calls the current step completed.
+    pub fn step_calls(&self) -> &[CallRecord] {
+        &self.calls[self.step_calls.min(self.calls.len())..]
+    }
+
+    /// Typed engine events of the current step (deliveries, executions with their traps), oldest first; empty on
+    /// backends without [`Capabilities::execution_events`].
+    pub fn events(&self) -> &[Event] {
+        self.events
+    }
+
+    /// Index of the current step (`steps.len()` for the end of the scenario).
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// Whether nothing is in flight: exactly (nothing deliverable but heartbeats and held calls' polls, no
+    /// callback outstanding) on backends with [`Capabilities::exact_quiescence`], else "every call of the scenario
+    /// has completed".
+    pub fn quiescent(&self) -> bool {
+        self.quiescent
+    }
+
+    /// What the backend can do (oracles that need more than it offers stay silent).
+    pub fn capabilities(&self) -> Capabilities {
+        self.backend.capabilities()
+    }
+
+    /// The environment.
+    pub fn environment(&self) -> &Environment {
+        self.env
+    }
+
     /// The name of a principal (actor or canister), or its text form.
     pub fn name(&self, principal: &Principal) -> String {
-        self.names.name(principal)
+        self.env.names.name(principal)
     }
-}
 
-/// Checks `invariants` in order (those `at_quiescence` only when `quiescent`) and returns the first violation as
-/// a finding of step `step`. An invariant whose canister cannot be queried now (stopped, frozen) is skipped.
-pub(crate) fn check_invariants(
-    invariants: &mut [Box<dyn Invariant>],
-    world: &mut World<'_>,
-    quiescent: bool,
-    step: usize,
-) -> Option<Finding> {
-    for inv in invariants.iter_mut() {
-        if inv.at_quiescence() && !quiescent {
-            continue;
-        }
-        world.unavailable = false;
-        let result = inv.check(world);
-        if world.unavailable {
-            // A canister it reads is stopped or frozen: it cannot be checked now.
-            continue;
-        }
-        if let Err(message) = result {
-            return Some(Finding { kind: inv.kind(), oracle: inv.name().to_owned(), canister: None, method: None, message, step });
+    /// Names of the environment.
+    pub fn names(&self) -> &Names {
+        &self.env.names
+    }
+
+    /// Memory a canister uses, in bytes, when the backend can tell.
+    pub fn memory_bytes(&mut self, canister: Principal) -> Option<u64> {
+        self.backend.memory_bytes(canister, self.env.controller)
+    }
+
+    /// A canister's run status.
+    pub fn canister_status(&mut self, canister: Principal) -> Result<CanisterStatus, String> {
+        self.backend.canister_status(canister, self.env.controller).map_err(|e| e.to_string())
+    }
+
+    /// A finding of the current step.
+    pub fn finding(&self, kind: FindingKind, oracle: &str, canister: Option<&str>, method: Option<&str>, message: String) -> Finding {
+        Finding {
+            kind,
+            oracle: oracle.to_owned(),
+            canister: canister.map(str::to_owned),
+            method: method.map(str::to_owned),
+            message,
+            step: self.step,
         }
     }
-    None
 }
 
 /// A property that must hold. Return `Err(message)` when it does not.

@@ -8,8 +8,9 @@
 use arbitrary::{Result, Unstructured};
 
 use super::values::ValueGen;
-use super::{Scenario, ScriptAction, Step};
-use crate::runner::Harness;
+use super::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+use crate::backend::Capabilities;
+use crate::environment::{AdversaryInfo, Environment};
 
 /// Options of the scenario generator.
 #[derive(Clone, Debug)]
@@ -55,22 +56,43 @@ const OVERSIZED: &[u64] = &[1 << 10, 64 << 10, 1 << 20, (2 << 20) - 1000, 2 << 2
 /// Time steps: a second, past a typical timer, past a bounded-wait timeout, past the 5-minute stop timeout, an hour.
 const SECONDS: &[u64] = &[1, 10, 61, 301, 3_600];
 
-/// Decodes a scenario for `harness`'s environment from fuzzer bytes. Never fails: running out of bytes ends it.
-pub fn generate(harness: &Harness, data: &[u8]) -> Scenario {
+impl GeneratorOptions {
+    /// These options with every step kind a backend with `capabilities` cannot run turned off, so every generated
+    /// scenario replays there step for step (e.g. no `Deliver` or `Fault` steps for PocketIC).
+    pub fn restricted_to(&self, capabilities: &Capabilities) -> GeneratorOptions {
+        GeneratorOptions {
+            deliver: self.deliver && capabilities.exact_delivery_order,
+            faults: self.faults && capabilities.faults,
+            stop_start: self.stop_start && capabilities.stop_start,
+            upgrade: self.upgrade && capabilities.upgrade,
+            hold: self.hold && capabilities.hold_and_release,
+            ..self.clone()
+        }
+    }
+}
+
+/// The environment and options a scenario is generated for.
+struct Gen<'a> {
+    env: &'a Environment,
+    generator: &'a GeneratorOptions,
+}
+
+/// Decodes a scenario for an environment from fuzzer bytes. Never fails: running out of bytes ends it.
+pub fn generate(env: &Environment, options: &GeneratorOptions, data: &[u8]) -> Scenario {
     let mut u = Unstructured::new(data);
     let mut steps = Vec::new();
-    let _ = generate_steps(harness, &mut u, &mut steps);
+    let _ = generate_steps(&Gen { env, generator: options }, &mut u, &mut steps);
     Scenario::new(steps)
 }
 
-fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> Result<()> {
+fn generate_steps(h: &Gen<'_>, u: &mut Unstructured, steps: &mut Vec<Step>) -> Result<()> {
     let options = &h.generator;
-    let has_adversaries = !h.adversaries.is_empty();
-    let scriptable = h.adversaries.iter().any(|a| !a.methods.is_empty());
-    let callable = h.canisters.iter().any(|c| c.target && c.callable_methods().next().is_some());
-    let upgradable = h.canisters.iter().any(|c| c.upgradable);
+    let has_adversaries = !h.env.adversaries.is_empty();
+    let scriptable = h.env.adversaries.iter().any(|a| !a.methods.is_empty());
+    let callable = h.env.canisters.iter().any(|c| c.target && c.callable_methods().next().is_some());
+    let upgradable = h.env.canisters.iter().any(|c| c.upgradable);
     let candidates = [
-        (Kind::Call, 24, callable && !h.actors.is_empty()),
+        (Kind::Call, 24, callable && !h.env.actors.is_empty()),
         (Kind::Attack, 10, callable && has_adversaries),
         (Kind::Deliver, 22, options.deliver),
         (Kind::RunUntilQuiet, 8, true),
@@ -94,7 +116,7 @@ fn generate_steps(h: &Harness, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
         return Ok(());
     }
     let total: u32 = kinds.iter().map(|(_, w)| w).sum();
-    let scope = h.principal_scope();
+    let scope = h.env.principal_scope();
     while steps.len() < options.max_steps && !u.is_empty() {
         let kind = weighted(u, &kinds, total, |(_, w)| *w)?.0;
         steps.push(step(h, u, kind, &scope)?);
@@ -119,22 +141,22 @@ fn weighted<'a, T>(u: &mut Unstructured, items: &'a [T], total: u32, weight: imp
         .expect("pick < total"))
 }
 
-fn step(h: &Harness, u: &mut Unstructured, kind: Kind, scope: &[candid::Principal]) -> Result<Step> {
+fn step(h: &Gen<'_>, u: &mut Unstructured, kind: Kind, scope: &[candid::Principal]) -> Result<Step> {
     Ok(match kind {
         Kind::Call => {
             let (canister, method, args) = call(h, u, scope)?;
-            let actor = u.choose(&h.actors)?.0.clone();
+            let actor = u.choose(&h.env.actors)?.0.clone();
             Step::Call { actor, canister, method, args }
         }
         Kind::Attack => {
             let (canister, method, args) = call(h, u, scope)?;
-            let attacker = u.choose(&h.adversaries)?.name.clone();
+            let attacker = u.choose(&h.env.adversaries)?.name.clone();
             Step::Attack { attacker, canister, method, args, bounded_wait: u.ratio(1u8, 4)? }
         }
-        Kind::Deliver => Step::Deliver { choice: u.int_in_range(0..=7u32)? },
+        Kind::Deliver => Step::Deliver { message: MessageRef::Nth(u.int_in_range(0..=7u32)?) },
         Kind::RunUntilQuiet => Step::RunUntilQuiet,
         Kind::Script => {
-            let scriptable: Vec<_> = h.adversaries.iter().filter(|a| !a.methods.is_empty()).collect();
+            let scriptable: Vec<_> = h.env.adversaries.iter().filter(|a| !a.methods.is_empty()).collect();
             let a = *u.choose(&scriptable)?;
             let method = u.choose(&a.methods)?.clone();
             let action = action(h, u, a, &method, scope, 0)?;
@@ -144,21 +166,21 @@ fn step(h: &Harness, u: &mut Unstructured, kind: Kind, scope: &[candid::Principa
             let sticky = !any && !matches!(action, ScriptAction::CallBack { .. }) && u.ratio(1u8, 3)?;
             Step::Script { adversary: a.name.clone(), method: (!any).then_some(method), action, sticky }
         }
-        Kind::Release => Step::Release { adversary: u.choose(&h.adversaries)?.name.clone() },
+        Kind::Release => Step::Release { adversary: u.choose(&h.env.adversaries)?.name.clone() },
         Kind::AdvanceTime => Step::AdvanceTime { seconds: *u.choose(SECONDS)? },
-        Kind::Fault => Step::Fault { choice: u.int_in_range(0..=7u32)? },
-        Kind::Stop => Step::Stop { canister: u.choose(&h.canisters)?.name.clone() },
-        Kind::Start => Step::Start { canister: u.choose(&h.canisters)?.name.clone() },
+        Kind::Fault => Step::Fault { fault: FaultRef::Nth(u.int_in_range(0..=7u32)?) },
+        Kind::Stop => Step::Stop { canister: u.choose(&h.env.canisters)?.name.clone() },
+        Kind::Start => Step::Start { canister: u.choose(&h.env.canisters)?.name.clone() },
         Kind::Upgrade => {
-            let upgradable: Vec<&String> = h.canisters.iter().filter(|c| c.upgradable).map(|c| &c.name).collect();
+            let upgradable: Vec<&String> = h.env.canisters.iter().filter(|c| c.upgradable).map(|c| &c.name).collect();
             Step::Upgrade { canister: (*u.choose(&upgradable)?).clone() }
         }
     })
 }
 
 /// A call of a target's method with generated arguments: (canister, method, Candid text).
-fn call(h: &Harness, u: &mut Unstructured, scope: &[candid::Principal]) -> Result<(String, String, String)> {
-    let targets: Vec<_> = h.canisters.iter().filter(|c| c.target && c.callable_methods().next().is_some()).collect();
+fn call(h: &Gen<'_>, u: &mut Unstructured, scope: &[candid::Principal]) -> Result<(String, String, String)> {
+    let targets: Vec<_> = h.env.canisters.iter().filter(|c| c.target && c.callable_methods().next().is_some()).collect();
     let c = u.choose(&targets)?;
     let methods: Vec<_> = c.callable_methods().collect();
     let m = if c.weights.is_empty() {
@@ -173,9 +195,9 @@ fn call(h: &Harness, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
 }
 
 fn action(
-    h: &Harness,
+    h: &Gen<'_>,
     u: &mut Unstructured,
-    a: &crate::runner::AdversaryInfo,
+    a: &AdversaryInfo,
     method: &str,
     scope: &[candid::Principal],
     depth: usize,
@@ -209,7 +231,7 @@ fn action(
 }
 
 /// A well-typed reply when the impersonated interface is known, else `()`.
-fn reply(u: &mut Unstructured, a: &crate::runner::AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
+fn reply(u: &mut Unstructured, a: &AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
     let typed = a.interface.as_ref().and_then(|i| i.method(method).ok().map(|m| (i, m)));
     let value = match typed {
         Some((i, m)) => ValueGen { env: &i.env, principals: scope }.args(u, &m.rets)?.to_string(),

@@ -6,6 +6,12 @@
 //! its meaning when the generator that produced it from fuzzer bytes changes ("DNA bitrot").
 //!
 //! [`generate`] turns fuzzer bytes into a scenario for an environment; [`crate::Harness::run`] applies one.
+//!
+//! `Deliver` and `Fault` steps of generated scenarios pick "the n-th pending message" ([`MessageRef::Nth`]), which
+//! means something else as soon as an earlier step is dropped. A run resolves each pick to a stable name — "the
+//! head of the stream from bank to ledger", "alice's call to bank.withdraw" — and the scenario saved with a
+//! finding ([`crate::Execution::scenario`]) carries those names, so minimization and replays keep their meaning.
+//! Files of an older format are migrated when read ([`Scenario::from_json`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +20,9 @@ pub mod values;
 
 pub use generate::{generate, GeneratorOptions};
 
-/// Version of the structured scenario format written to `.json` files.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the structured scenario format written to `.json` files. Version 1 wrote `deliver` and `fault`
+/// steps as `{"choice": n}`; version 2 names the message or fault (`{"message": {"nth": n}}` or a stable name).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One fuzz input, decoded.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -37,16 +44,131 @@ impl Scenario {
         serde_json::to_string_pretty(self).expect("scenarios always serialize")
     }
 
-    /// Reads a scenario saved by [`Scenario::to_json`].
+    /// Reads a scenario saved by [`Scenario::to_json`], by this or an older version of icfuzz (older formats are
+    /// migrated: their steps mean what they meant when saved).
     pub fn from_json(text: &str) -> Result<Scenario, String> {
-        let scenario: Scenario = serde_json::from_str(text).map_err(|e| format!("not an icfuzz scenario: {e}"))?;
-        if scenario.version > FORMAT_VERSION {
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not an icfuzz scenario: {e}"))?;
+        let version = value.get("version").and_then(|v| v.as_u64()).ok_or("not an icfuzz scenario: no format version")?;
+        if version > FORMAT_VERSION as u64 {
             return Err(format!(
-                "scenario format version {} is newer than this icfuzz understands ({FORMAT_VERSION})",
-                scenario.version
+                "scenario format version {version} is newer than this icfuzz understands ({FORMAT_VERSION})"
             ));
         }
+        if version < 2 {
+            migrate_v1(&mut value);
+        }
+        let mut scenario: Scenario = serde_json::from_value(value).map_err(|e| format!("not an icfuzz scenario: {e}"))?;
+        scenario.version = FORMAT_VERSION;
         Ok(scenario)
+    }
+}
+
+/// Version 1 → 2: `{"step": "deliver", "choice": n}` becomes `{"step": "deliver", "message": {"nth": n}}`, and
+/// `fault` steps likewise (`"fault": {"nth": n}`): the same choice among the same list, so the same step.
+fn migrate_v1(value: &mut serde_json::Value) {
+    let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) else { return };
+    for step in steps {
+        let Some(object) = step.as_object_mut() else { continue };
+        let field = match object.get("step").and_then(|k| k.as_str()) {
+            Some("deliver") => "message",
+            Some("fault") => "fault",
+            _ => continue,
+        };
+        if let Some(choice) = object.remove("choice") {
+            object.insert(field.to_owned(), serde_json::json!({ "nth": choice }));
+        }
+    }
+}
+
+/// Which pending message a `Deliver` step delivers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRef {
+    /// The `n % count`-th of the `count` deliverable messages, oldest first (held calls' polls left out): what
+    /// generated scenarios say. A run resolves it to one of the names below.
+    Nth(u32),
+    /// The oldest undelivered ingress message of a scenario call by `caller` (an actor, or the attacker canister
+    /// of an attack) to `canister.method`.
+    Call {
+        /// The actor or attacker.
+        caller: String,
+        /// The canister called.
+        canister: String,
+        /// The method.
+        method: String,
+    },
+    /// The message at the head of the stream from one canister to another (requests and responses between two
+    /// canisters are delivered in the order sent). Names are canister names or principals (`aaaaa-aa`).
+    Stream {
+        /// The sender.
+        from: String,
+        /// The receiver.
+        to: String,
+    },
+    /// A canister's due global timer.
+    Timer {
+        /// The canister.
+        canister: String,
+    },
+    /// A canister's heartbeat.
+    Heartbeat {
+        /// The canister.
+        canister: String,
+    },
+    /// The SYS_UNKNOWN reject of the oldest bounded-wait call of `canister` to `method` whose deadline passed.
+    Deadline {
+        /// The calling canister.
+        canister: String,
+        /// The method it called.
+        method: String,
+    },
+}
+
+/// Which system fault a `Fault` step injects.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultRef {
+    /// The `n % count`-th of the `count` faults possible now: what generated scenarios say. A run resolves it.
+    Nth(u32),
+    /// The request at the head of the stream `from → to` is rejected with SYS_TRANSIENT (a full queue): the
+    /// callee never runs.
+    QueueFull {
+        /// The caller.
+        from: String,
+        /// The callee.
+        to: String,
+    },
+    /// The `nth` (oldest first) sheddable bounded-wait message of the stream `from → to` is shed.
+    Shed {
+        /// The sender.
+        from: String,
+        /// The receiver.
+        to: String,
+        /// Which of the stream's sheddable messages.
+        nth: u32,
+    },
+}
+
+impl std::fmt::Display for MessageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageRef::Nth(n) => write!(f, "pending message #{n}"),
+            MessageRef::Call { caller, canister, method } => write!(f, "{caller}'s call to {canister}.{method}"),
+            MessageRef::Stream { from, to } => write!(f, "the next message from {from} to {to}"),
+            MessageRef::Timer { canister } => write!(f, "the global timer of {canister}"),
+            MessageRef::Heartbeat { canister } => write!(f, "the heartbeat of {canister}"),
+            MessageRef::Deadline { canister, method } => write!(f, "the expired deadline of {canister}'s call to {method}"),
+        }
+    }
+}
+
+impl std::fmt::Display for FaultRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FaultRef::Nth(n) => write!(f, "system fault #{n}"),
+            FaultRef::QueueFull { from, to } => write!(f, "queue {from} → {to} full: SYS_TRANSIENT"),
+            FaultRef::Shed { from, to, nth } => write!(f, "shed bounded-wait message #{nth} of {from} → {to}"),
+        }
     }
 }
 
@@ -79,10 +201,10 @@ pub enum Step {
         /// Bounded-wait (best-effort) call instead of unbounded-wait.
         bounded_wait: bool,
     },
-    /// Deliver one message: the `choice % n`-th of the `n` deliverable messages, oldest first (nothing if none).
+    /// Deliver one pending message (nothing if it is not pending).
     Deliver {
         /// Which one.
-        choice: u32,
+        message: MessageRef,
     },
     /// Deliver oldest first until nothing is deliverable (bounded).
     RunUntilQuiet,
@@ -108,10 +230,10 @@ pub enum Step {
         /// Seconds.
         seconds: u64,
     },
-    /// Inject a system fault the IC could produce now: the `choice % n`-th of the `n` possible (nothing if none).
+    /// Inject a system fault the IC could produce now (nothing if it is not possible now).
     Fault {
         /// Which one.
-        choice: u32,
+        fault: FaultRef,
     },
     /// The controller asks the management canister to stop a canister (deferred while calls are in flight).
     Stop {
@@ -194,7 +316,7 @@ impl std::fmt::Display for Step {
                 "attacker canister {attacker} calls {canister}.{method}{args}{}",
                 if *bounded_wait { " (bounded wait)" } else { "" }
             ),
-            Step::Deliver { choice } => write!(f, "deliver pending message #{choice}"),
+            Step::Deliver { message } => write!(f, "deliver {message}"),
             Step::RunUntilQuiet => write!(f, "run until quiet"),
             Step::Script { adversary, method, action, sticky } => write!(
                 f,
@@ -204,7 +326,7 @@ impl std::fmt::Display for Step {
             ),
             Step::Release { adversary } => write!(f, "{adversary} releases the calls it holds"),
             Step::AdvanceTime { seconds } => write!(f, "advance time by {seconds} s"),
-            Step::Fault { choice } => write!(f, "inject system fault #{choice}"),
+            Step::Fault { fault } => write!(f, "inject {fault}"),
             Step::Stop { canister } => write!(f, "stop {canister}"),
             Step::Start { canister } => write!(f, "start {canister}"),
             Step::Upgrade { canister } => write!(f, "upgrade {canister}"),

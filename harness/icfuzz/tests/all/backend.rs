@@ -33,7 +33,7 @@ fn capabilities_turn_off_the_step_kinds_a_backend_lacks() {
     let stop_start = |s: &Step| matches!(s, Step::Stop { .. } | Step::Start { .. });
     let deliver = |s: &Step| matches!(s, Step::Deliver { .. });
     // The engine can do everything, and the default generator uses it.
-    assert_eq!(Capabilities::ENGINE.generator_options(GeneratorOptions::default()).deliver, true);
+    assert_eq!(GeneratorOptions::default().restricted_to(&Capabilities::ENGINE).deliver, true);
     assert!(count(&harness, holds) > 0 && count(&harness, stop_start) > 0 && count(&harness, deliver) > 0);
 
     let lacking = Capabilities { hold_and_release: false, stop_start: false, exact_delivery_order: false, ..Capabilities::ENGINE };

@@ -41,7 +41,7 @@ fn invariants_run_after_every_step_and_at_quiescence_only_when_idle() {
         if b == 100 { Ok(()) } else { Err(format!("balance {b}")) }
     });
     let mut h = bank_env().invariant(balance_is_100).build().unwrap();
-    let e = run(&mut h, vec![call("alice", "bank", "deposit", "(1 : nat64)"), Step::Deliver { choice: 0 }]);
+    let e = run(&mut h, vec![call("alice", "bank", "deposit", "(1 : nat64)"), Step::Deliver { message: icfuzz::MessageRef::Nth(0) }]);
     let f = e.finding.expect("found");
     assert_eq!((f.kind, f.step, f.message.as_str()), (FindingKind::Invariant, 1, "balance 101"));
 
@@ -52,7 +52,7 @@ fn invariants_run_after_every_step_and_at_quiescence_only_when_idle() {
     })
     .at_quiescence();
     let mut h = bank_env().invariant(idle_only).build().unwrap();
-    let steps = vec![call("alice", "bank", "withdraw", "({ledger}, 10 : nat64)"), Step::Deliver { choice: 0 }];
+    let steps = vec![call("alice", "bank", "withdraw", "({ledger}, 10 : nat64)"), Step::Deliver { message: icfuzz::MessageRef::Nth(0) }];
     let e = run(&mut h, steps);
     let f = e.finding.expect("found at the end, once idle");
     assert_eq!(f.step, 2, "{f}");

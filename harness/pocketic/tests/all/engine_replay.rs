@@ -1,112 +1,85 @@
-//! The backend-generic executor on the engine ([`EngineBackend`]): it sets each example environment up from
-//! scratch and reproduces the finding that the default runner finds, and nothing on the fixed twins.
+//! The one executor on the engine: a replay on a fresh [`EngineBackend`] sets each example environment up from
+//! scratch and reproduces the fuzz loop's finding; through [`RoundsOnly`] (the engine driven as PocketIC is) it
+//! gives the same trace wherever the plan says a step maps exactly.
 
-use icfuzz::backend::{self, Backend, EngineBackend, Fidelity, RoundsOnly};
-use icfuzz_fuzzers::examples::{example, Twin};
+use icfuzz::backend::{Backend, EngineBackend, RoundsOnly};
+use icfuzz::plan::Fidelity;
+use icfuzz::session::replay;
+use icfuzz::{Phase, Scenario};
+use icfuzz_fuzzers::examples::{example, Twin, EXAMPLES};
 
 use crate::portable_findings;
 
 fn engine_for(harness: &icfuzz::Harness) -> EngineBackend {
-    EngineBackend::for_harness(harness).expect("a fresh engine")
+    EngineBackend::new(harness.environment().config().clone()).expect("a fresh engine")
 }
 
 #[test]
-fn the_executor_reproduces_portable_findings_on_the_engine() {
+fn a_replay_on_a_fresh_engine_reproduces_portable_findings() {
     for (name, scenario, oracle) in portable_findings() {
         let ex = example(name).expect("an example");
         let mut harness = ex.harness(Twin::Vulnerable);
-        // The default runner (exact interleavings) finds it...
+        // The fuzz loop's session finds it...
         let direct = harness.run(&scenario).expect("runs");
-        let expected = direct.finding.clone().unwrap_or_else(|| panic!("{name}: the default runner finds nothing"));
+        let expected = direct.finding.clone().unwrap_or_else(|| panic!("{name}: the harness finds nothing"));
         assert_eq!(expected.kind, ex.expected, "{name}: {expected}");
         assert_eq!(expected.oracle, oracle, "{name}");
-        // ...and so does the executor, on a backend it set up itself from the harness.
-        let mut engine = engine_for(&harness);
-        let replay = backend::replay(&mut harness, &mut engine, &scenario).expect("replays");
-        let trace = icfuzz::report::render_trace(&replay.execution);
-        assert!(replay.confirms(&expected), "{name}: expected {expected}, got:\n{trace}");
-        assert!(replay.plan.exact(), "{name}: on the engine every step maps exactly");
+        // ...and so does a replay that sets a fresh engine up itself, with the same trace after setup.
+        let engine = engine_for(&harness);
+        let replayed = replay(&mut harness, engine, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replayed.execution);
+        assert!(replayed.confirms(&expected), "{name}: expected {expected}, got:\n{trace}");
+        assert!(replayed.plan.exact(), "{name}: on the engine every step maps exactly");
+        assert_eq!(replayed.execution.trace[0].phase, Phase::Setup);
+        assert_eq!(&replayed.execution.trace[1..], &direct.trace[..], "{name}: the replay's steps differ from the run's");
 
         // The fixed twin passes the same scenario.
         let mut fixed = ex.harness(Twin::Fixed);
-        let mut engine = engine_for(&fixed);
-        let replay = backend::replay(&mut fixed, &mut engine, &scenario).expect("replays");
-        let trace = icfuzz::report::render_trace(&replay.execution);
-        assert_eq!(replay.execution.finding, None, "{name} (fixed):\n{trace}");
-        assert_eq!(replay.execution.steps_run, scenario.steps.len());
-    }
-}
-
-#[test]
-fn the_executor_performs_exactly_the_planned_operations() {
-    for (name, scenario, _) in portable_findings() {
-        let mut harness = example(name).expect("an example").harness(Twin::Fixed);
-        let mut engine = engine_for(&harness);
-        let caps = engine.capabilities();
-        let replay = backend::replay(&mut harness, &mut engine, &scenario).expect("replays");
-        let plan = &replay.plan;
-        let planned: Vec<String> = std::iter::once(&plan.setup)
-            .chain(&plan.steps)
-            .chain(std::iter::once(&plan.end))
-            .flat_map(|s| s.ops.iter())
-            .map(|op| op.render(harness.names(), &caps))
-            .collect();
-        assert_eq!(replay.ops, planned, "{name}: what ran differs from the plan (and so from --dry-run)");
-        assert!(planned.iter().any(|op| op.starts_with("create_canister_with_id(")), "{name}: {planned:#?}");
+        let engine = engine_for(&fixed);
+        let replayed = replay(&mut fixed, engine, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replayed.execution);
+        assert_eq!(replayed.execution.finding, None, "{name} (fixed):\n{trace}");
+        assert_eq!(replayed.execution.steps_run, scenario.steps.len());
     }
 }
 
 #[test]
 fn a_scenario_of_no_steps_sets_the_environment_up_and_finds_nothing() {
     let mut harness = example("reentrancy").expect("an example").harness(Twin::Vulnerable);
-    let mut engine = engine_for(&harness);
-    let replay = backend::replay(&mut harness, &mut engine, &icfuzz::Scenario::new(vec![])).expect("replays");
-    assert_eq!(replay.execution.finding, None);
-    assert!(replay.plan.steps.is_empty());
-    assert_eq!(replay.plan.end.fidelity, Fidelity::Exact);
-    // Setup made every canister at the engine's ids and installed it.
-    for c in harness.canisters() {
-        assert!(engine.subnet().module_hash(c.id).expect("exists").is_some(), "{} is installed", c.name);
-    }
-    for a in harness.adversaries() {
-        assert!(engine.subnet().module_hash(a.id).expect("exists").is_some(), "{} is installed", a.name);
-    }
+    let engine = engine_for(&harness);
+        let replayed = replay(&mut harness, engine, &Scenario::new(vec![])).expect("replays");
+    assert_eq!(replayed.execution.finding, None);
+    assert!(replayed.plan.steps.is_empty());
+    assert_eq!(replayed.plan.end.fidelity, Fidelity::Exact);
+    let setup = icfuzz::report::render_trace(&replayed.execution);
+    assert!(setup.starts_with("setup on engine"), "{setup}");
 }
 
 #[test]
 fn engine_snapshots_restore_a_backend_between_scenarios() {
-    let mut harness = example("reentrancy").expect("an example").harness(Twin::Fixed);
-    let mut engine = engine_for(&harness);
-    backend::replay(&mut harness, &mut engine, &crate::reentrant_claim()).expect("replays");
+    let harness = example("reentrancy").expect("an example").harness(Twin::Fixed);
     let rewards = harness.names().principal("rewards").expect("named");
     let controller = harness.controller();
+    // The harness's own engine, at its snapshot, is a backend like any other.
+    let mut engine = engine_for(&harness);
+    let wasm = icfuzz_test_canisters::wasm("reentrancy_fixed");
+    assert_eq!(engine.create_canister(icfuzz::engine::canister_id_from_index(0), controller, None).expect("created"), icfuzz::engine::canister_id_from_index(0));
+    let id = engine.create_canister(rewards, controller, None).expect("created at the environment's id");
+    engine.install(id, &wasm, candid::encode_args(()).expect("encodes"), controller).expect("installed");
     let paid = |engine: &mut EngineBackend| {
         let reply = engine.query(rewards, controller, "paid_out", candid::encode_args(()).expect("encodes")).expect("query");
         candid::decode_one::<u64>(&reply).expect("nat64")
     };
-    // The end checks stopped the target (it could be stopped: no finding); start it again.
-    let record = candid::encode_one(Record { canister_id: rewards }).expect("encodes");
-    let start = engine.submit_management("start_canister", rewards, controller, record).expect("accepted");
-    engine.tick();
-    assert!(matches!(engine.status(start), Some(Ok(_))), "started: {:?}", engine.status(start));
-    let before = paid(&mut engine);
-    assert_eq!(before, 10, "the fixed twin pays mallory once");
+    assert_eq!(paid(&mut engine), 0);
     engine.snapshot(&[rewards], controller).expect("snapshot");
-    let mallory = harness.names().principal("mallory").expect("named");
-    let call = engine.submit(rewards, icfuzz::user_principal("alice"), "claim", candid::encode_one(mallory).expect("encodes"));
+    let call = engine.submit(rewards, icfuzz::user_principal("alice"), "claim", candid::encode_one(rewards).expect("encodes"));
     let call = call.expect("accepted");
     for _ in 0..10 {
         engine.tick();
     }
     assert!(matches!(engine.status(call), Some(Ok(_))), "alice's claim completed: {:?}", engine.status(call));
-    assert_eq!(paid(&mut engine), 20, "alice was paid too");
     engine.restore(controller).expect("restore");
-    assert_eq!(paid(&mut engine), before, "restored to the snapshot");
-}
-
-#[derive(candid::CandidType)]
-struct Record {
-    canister_id: candid::Principal,
+    assert_eq!(paid(&mut engine), 0, "restored to the snapshot");
 }
 
 #[test]
@@ -116,18 +89,57 @@ fn the_pocket_ic_mapping_reproduces_portable_findings_on_the_engine_in_rounds() 
     for (name, scenario, oracle) in portable_findings() {
         let ex = example(name).expect("an example");
         let mut harness = ex.harness(Twin::Vulnerable);
-        let mut rounds = RoundsOnly::new(engine_for(&harness), icfuzz_pocketic::CAPABILITIES);
-        let replay = backend::replay(&mut harness, &mut rounds, &scenario).expect("replays");
-        let trace = icfuzz::report::render_trace(&replay.execution);
-        let finding = replay.execution.finding.as_ref().unwrap_or_else(|| panic!("{name}: nothing found in rounds:\n{trace}"));
+        let rounds = RoundsOnly::new(engine_for(&harness), icfuzz_pocketic::CAPABILITIES);
+        let replayed = replay(&mut harness, rounds, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replayed.execution);
+        let finding = replayed.execution.finding.as_ref().unwrap_or_else(|| panic!("{name}: nothing found in rounds:\n{trace}"));
         assert_eq!((finding.kind, finding.oracle.as_str()), (ex.expected, oracle), "{name}:\n{trace}");
-        assert!(!replay.plan.exact(), "{name}: run until quiet is approximated by rounds");
-        assert!(replay.ops.iter().any(|op| op == "tick()" || op.starts_with("tick() until")), "{name}: {:#?}", replay.ops);
+        assert!(!replayed.plan.exact(), "{name}: run until quiet is approximated by rounds");
+        assert!(trace.contains("approximated: "), "{name}: the trace says which steps were approximated:\n{trace}");
 
         let mut fixed = ex.harness(Twin::Fixed);
-        let mut rounds = RoundsOnly::new(engine_for(&fixed), icfuzz_pocketic::CAPABILITIES);
-        let replay = backend::replay(&mut fixed, &mut rounds, &scenario).expect("replays");
-        let trace = icfuzz::report::render_trace(&replay.execution);
-        assert_eq!(replay.execution.finding, None, "{name} (fixed), in rounds:\n{trace}");
+        let rounds = RoundsOnly::new(engine_for(&fixed), icfuzz_pocketic::CAPABILITIES);
+        let replayed = replay(&mut fixed, rounds, &scenario).expect("replays");
+        let trace = icfuzz::report::render_trace(&replayed.execution);
+        assert_eq!(replayed.execution.finding, None, "{name} (fixed), in rounds:\n{trace}");
     }
+}
+
+/// Generated scenarios of every example, run by the engine session and replayed through `RoundsOnly`: every
+/// phase up to the first the plan does not mark exact shows the same calls, outcomes, logs and finding.
+#[test]
+fn engine_and_rounds_give_the_same_trace_wherever_the_plan_is_exact() {
+    let mut compared_lines = 0;
+    for ex in EXAMPLES {
+        let mut harness = ex.harness(Twin::Vulnerable);
+        harness.restrict_to(&icfuzz_pocketic::CAPABILITIES);
+        for seed in 0..6u64 {
+            let bytes: Vec<u8> = (0..256u64).map(|i| (seed.wrapping_mul(0x9e37_79b9) ^ i.wrapping_mul(31 + seed)) as u8).collect();
+            let scenario = harness.generate(&bytes);
+            let plan = harness.plan_for(&scenario, "engine", &icfuzz_pocketic::CAPABILITIES).expect("plans");
+            let direct = harness.run(&scenario).expect("runs on the engine");
+            let rounds = RoundsOnly::new(engine_for(&harness), icfuzz_pocketic::CAPABILITIES);
+            let replayed = replay(&mut harness, rounds, &scenario).expect("replays in rounds");
+            // The phases that map exactly: steps before the first approximated one, and the end if all do.
+            let exact_steps = plan.steps.iter().take_while(|s| s.fidelity == Fidelity::Exact).count();
+            let keep = |phase: &Phase| match phase {
+                Phase::Step(i) => *i < exact_steps,
+                Phase::End => exact_steps == plan.steps.len() && plan.end.fidelity == Fidelity::Exact,
+                Phase::Setup => false,
+            };
+            let ours: Vec<_> = direct.neutral().into_iter().filter(|(p, _)| keep(p)).collect();
+            let theirs: Vec<_> = replayed.execution.neutral().into_iter().filter(|(p, _)| keep(p)).collect();
+            let shorter = ours.len().min(theirs.len());
+            assert_eq!(
+                ours[..shorter],
+                theirs[..shorter],
+                "{} seed {seed}: the engine and the rounds replay differ where the plan is exact\n--- engine\n{}\n--- rounds\n{}",
+                ex.name,
+                direct.render(),
+                replayed.execution.render()
+            );
+            compared_lines += ours[..shorter].iter().map(|(_, lines)| lines.len() + 1).sum::<usize>();
+        }
+    }
+    assert!(compared_lines > 50, "the comparison covered something: {compared_lines} lines");
 }

@@ -1,8 +1,9 @@
 //! The step mapping onto PocketIC and the `--dry-run` output: no server needed.
 
-use icfuzz::backend::{self, Capabilities, Fidelity};
+use icfuzz::backend::Capabilities;
+use icfuzz::plan::{Fidelity, Op};
 use icfuzz::scenario::GeneratorOptions;
-use icfuzz::{Scenario, ScriptAction, Step};
+use icfuzz::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
 use icfuzz_fuzzers::examples::{example, Twin};
 use icfuzz_pocketic::{dry_run, replay, Error, Options, CAPABILITIES};
 
@@ -10,8 +11,8 @@ use icfuzz_pocketic::{dry_run, replay, Error, Options, CAPABILITIES};
 fn every_kind() -> Scenario {
     Scenario::new(vec![
         Step::Call { actor: "alice".into(), canister: "bank".into(), method: "withdraw".into(), args: "(5 : nat64)".into() },
-        Step::Deliver { choice: 3 },
-        Step::Fault { choice: 1 },
+        Step::Deliver { message: MessageRef::Nth(3) },
+        Step::Fault { fault: FaultRef::Nth(1) },
         Step::RunUntilQuiet,
         Step::Script {
             adversary: "mallory".into(),
@@ -36,7 +37,7 @@ fn steps_map_onto_pocket_ic_exactly_approximately_or_not_at_all() {
     let harness = bank();
     let methods: Vec<String> = harness.canisters().iter().flat_map(|c| c.interface.methods.iter().map(|m| m.name.clone())).collect();
     assert!(methods.contains(&"withdraw".to_string()), "{methods:?}");
-    let plan = backend::plan(&harness, &every_kind(), "pocket-ic", &CAPABILITIES).expect("plans");
+    let plan = harness.plan_for(&every_kind(), "pocket-ic", &CAPABILITIES).expect("plans");
     let fidelity: Vec<&Fidelity> = plan.steps.iter().map(|s| &s.fidelity).collect();
     let approximated = |i: usize, words: &str| match fidelity[i] {
         Fidelity::Approximated(note) => assert!(note.contains(words), "step {}: {note}", i + 1),
@@ -58,13 +59,13 @@ fn steps_map_onto_pocket_ic_exactly_approximately_or_not_at_all() {
     }
     assert_eq!(plan.counts(), (3, 6, 1));
     assert!(!plan.exact());
-    assert_eq!(plan.steps[1].ops, vec![backend::Op::Tick]);
-    assert_eq!(plan.steps[2].ops, vec![backend::Op::Skip]);
+    assert_eq!(plan.steps[1].ops, vec![Op::Tick]);
+    assert_eq!(plan.steps[2].ops, vec![Op::Skip]);
 
     // The engine does every step exactly.
-    let plan = backend::plan(&harness, &every_kind(), "engine", &Capabilities::ENGINE).expect("plans");
+    let plan = harness.plan_for(&every_kind(), "engine", &Capabilities::ENGINE).expect("plans");
     assert!(plan.exact(), "{}", plan.render());
-    assert_eq!(plan.steps[1].ops, vec![backend::Op::Deliver { choice: 3 }]);
+    assert_eq!(plan.steps[1].ops, vec![Op::Deliver { message: MessageRef::Nth(3) }]);
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn dry_run_prints_the_pocket_ic_operation_sequence() {
 fn portable_findings_map_without_unreproducible_steps() {
     for (name, scenario, _) in crate::portable_findings() {
         let harness = example(name).expect("an example").harness(Twin::Vulnerable);
-        let plan = backend::plan(&harness, &scenario, "pocket-ic", &CAPABILITIES).expect("plans");
+        let plan = harness.plan_for(&scenario, "pocket-ic", &CAPABILITIES).expect("plans");
         let (_, _, impossible) = plan.counts();
         assert_eq!(impossible, 0, "{name}:\n{}", plan.render());
         // Scripting and the first call happen with nothing in flight: exact; only "run until quiet" is rounds.
@@ -144,10 +145,10 @@ fn a_generator_restricted_to_pocket_ic_emits_only_what_it_can_run() {
     assert!(steps > 1000, "restricted scenarios still have steps: {steps}");
     for seed in 0..100 {
         let scenario = harness.generate(&bytes(seed));
-        let plan = backend::plan(&harness, &scenario, "pocket-ic", &CAPABILITIES).expect("plans");
+        let plan = harness.plan_for(&scenario, "pocket-ic", &CAPABILITIES).expect("plans");
         assert_eq!(plan.counts().2, 0, "seed {seed}:\n{}", plan.render());
     }
-    assert_eq!(Capabilities::ENGINE.generator_options(GeneratorOptions::default()).deliver, true);
+    assert_eq!(GeneratorOptions::default().restricted_to(&Capabilities::ENGINE).deliver, true);
 }
 
 #[test]

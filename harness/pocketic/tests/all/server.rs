@@ -18,10 +18,10 @@ fn on_a_pocket_ic_server() {
 
     // The backend's own operations, on the rewards example: created at the engine's ids, installed, called.
     let harness = example("reentrancy").expect("an example").harness(Twin::Fixed);
-    let mut pic = PocketIcBackend::new(&options, harness.subnet().config().initial_time_nanos).expect("a PocketIC instance");
+    let mut pic = PocketIcBackend::new(&options, harness.environment().config().initial_time_nanos).expect("a PocketIC instance");
     let controller = harness.controller();
     let rewards = harness.canisters()[0].clone();
-    assert_eq!(pic.create_canister(rewards.id, controller).expect("created"), rewards.id, "the engine's id");
+    assert_eq!(pic.create_canister(rewards.id, controller, None).expect("created"), rewards.id, "the engine's id");
     let wasm = icfuzz_test_canisters::wasm("reentrancy_fixed");
     pic.install(rewards.id, &wasm, candid::encode_args(()).expect("encodes"), controller).expect("installed");
     let paid = |pic: &mut PocketIcBackend| {

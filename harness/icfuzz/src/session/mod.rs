@@ -1,0 +1,267 @@
+//! The scenario executor: one for every backend.
+//!
+//! A [`Session`] owns a backend, the [`Environment`] it is set up with, and the oracles; it sets the environment up
+//! on the backend ([`Session::setup`]), then runs scenarios from its snapshot ([`Session::run`]). The engine
+//! session ([`Harness`]) is the fuzz hot path; PocketIC and [`crate::backend::RoundsOnly`] run the very same code
+//! ([`replay`]), so a finding and its replay are compared like for like. Each step lowers to the operations of its
+//! [`crate::plan::Plan`], which the executor performs; after every step the oracles run
+//! ([`crate::oracle::Oracle`]) and the trace records what happened as data ([`crate::trace`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use candid::Principal;
+use serde::Serialize;
+
+use crate::backend::{Backend, EngineBackend};
+use crate::environment::{AdversaryInfo, CanisterInfo, Environment, Error, Names, SetupCall};
+use crate::oracle::{Finding, Oracle};
+use crate::plan::{self, Plan};
+use crate::scenario::{GeneratorOptions, Scenario};
+use crate::trace::{Execution, Note, Phase, TraceEntry, TraceEvent};
+
+mod exec;
+
+pub use crate::plan::Fidelity;
+
+/// Calls per method of target canisters, and how they ended.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct MethodStats {
+    /// Calls that completed.
+    pub calls: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Rejects (including traps).
+    pub rejects: u64,
+    /// Executions of this method (or its callbacks) that trapped.
+    pub traps: u64,
+}
+
+/// An environment set up on a backend, ready to run scenarios.
+pub struct Session<B: Backend> {
+    env: Arc<Environment>,
+    backend: B,
+    pub(crate) oracles: Vec<Box<dyn Oracle>>,
+    generator: GeneratorOptions,
+    /// Whether the backend holds the snapshot `run` restores; `false` until [`Session::setup`] took it.
+    snapshot: bool,
+    /// Whether the backend is in the state right after setup (no scenario ran since).
+    fresh: bool,
+    /// Per (canister, method) statistics over every run of this session.
+    pub stats: BTreeMap<(String, String), MethodStats>,
+    /// Scenarios run.
+    pub runs: u64,
+    /// Methods canisters called on an adversary that does not impersonate them, as (adversary, method): the system
+    /// rejects those calls, so adding them to the adversary lets scenarios script their answers (zero-config
+    /// discovery of what a canister calls).
+    pub adversary_misses: BTreeSet<(String, String)>,
+}
+
+/// The engine session: what [`crate::EnvironmentBuilder::build`] returns and the fuzz loop drives.
+pub type Harness = Session<EngineBackend>;
+
+impl<B: Backend> Session<B> {
+    /// A session of `env` on `backend` with these oracles; nothing is set up yet ([`Session::setup`]).
+    pub fn new(env: Arc<Environment>, backend: B, oracles: Vec<Box<dyn Oracle>>, generator: GeneratorOptions) -> Session<B> {
+        let generator = generator.restricted_to(&backend.capabilities());
+        Session {
+            env,
+            backend,
+            oracles,
+            generator,
+            snapshot: false,
+            fresh: false,
+            stats: BTreeMap::new(),
+            runs: 0,
+            adversary_misses: BTreeSet::new(),
+        }
+    }
+
+    /// A session of `env` on `backend`, set up and snapshotted (the backend must be fresh).
+    pub fn start(env: Arc<Environment>, backend: B, oracles: Vec<Box<dyn Oracle>>, generator: GeneratorOptions) -> Result<Session<B>, Error> {
+        let mut session = Session::new(env, backend, oracles, generator);
+        session.setup(true)?;
+        Ok(session)
+    }
+
+    /// Sets the environment up on the (fresh) backend: creates and installs every canister, sets the adversaries'
+    /// default answers, runs the setup calls; with `snapshot`, snapshots the result for [`Session::run`]. Returns
+    /// what the setup did.
+    pub fn setup(&mut self, snapshot: bool) -> Result<TraceEntry, Error> {
+        let setup = plan::setup_plan(&self.env)?;
+        let exec = exec::Exec::new(self);
+        let entry = exec.setup(&setup)?;
+        let controller = self.env.controller;
+        if snapshot {
+            let ids: Vec<Principal> =
+                self.env.adversaries.iter().map(|a| a.id).chain(self.env.canisters.iter().map(|c| c.id)).collect();
+            self.backend.snapshot(&ids, controller).map_err(|e| Error::Setup(format!("{} backend: snapshot: {e}", self.backend.name())))?;
+            self.snapshot = true;
+        }
+        self.fresh = true;
+        Ok(entry)
+    }
+
+    /// Runs a scenario from the state right after setup (restoring the snapshot unless nothing ran since setup).
+    /// Stops at the first finding. `Err` is a harness or backend failure, never a finding.
+    pub fn run(&mut self, scenario: &Scenario) -> Result<Execution, Error> {
+        if !self.fresh {
+            if !self.snapshot {
+                return Err(Error::Setup("the session has no snapshot to restore: set it up with a snapshot".into()));
+            }
+            let controller = self.env.controller;
+            self.backend.restore(controller).map_err(|e| Error::Setup(format!("restoring the snapshot: {e}")))?;
+        }
+        self.fresh = false;
+        self.backend.discard_events();
+        self.runs += 1;
+        exec::Exec::new(self).run(scenario)
+    }
+
+    /// Decodes fuzzer bytes into a scenario for this environment (steps this backend can run only).
+    pub fn generate(&self, data: &[u8]) -> Scenario {
+        crate::scenario::generate(&self.env, &self.generator, data)
+    }
+
+    /// The plan of `scenario` on this session's backend: each step's operations and how faithfully they map.
+    pub fn plan(&self, scenario: &Scenario) -> Result<Plan, Error> {
+        self.plan_for(scenario, self.backend.name(), &self.backend.capabilities())
+    }
+
+    /// The plan of `scenario` with this session's oracles on another backend (a dry run of a replay there).
+    pub fn plan_for(&self, scenario: &Scenario, backend: &'static str, capabilities: &crate::backend::Capabilities) -> Result<Plan, Error> {
+        plan::plan(&self.env, scenario, backend, capabilities, self.stop_check())
+    }
+
+    /// Whether the end of a scenario asks every target to stop (an oracle needs it).
+    pub(crate) fn stop_check(&self) -> bool {
+        self.oracles.iter().any(|o| o.needs_stop_check())
+    }
+
+    /// Restricts the scenario generator to what a backend can do, so every generated scenario replays there
+    /// step for step (e.g. no `Deliver` or `Fault` steps for PocketIC).
+    pub fn restrict_to(&mut self, capabilities: &crate::backend::Capabilities) {
+        self.generator = self.generator.restricted_to(capabilities);
+    }
+
+    /// The generator's options.
+    pub fn generator_options(&self) -> &GeneratorOptions {
+        &self.generator
+    }
+
+    /// The environment.
+    pub fn environment(&self) -> &Arc<Environment> {
+        &self.env
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Canisters of the environment (adversaries excluded).
+    pub fn canisters(&self) -> &[CanisterInfo] {
+        &self.env.canisters
+    }
+
+    /// Adversary slots.
+    pub fn adversaries(&self) -> &[AdversaryInfo] {
+        &self.env.adversaries
+    }
+
+    /// Actors that send ingress calls, with their principals.
+    pub fn actors(&self) -> &[(String, Principal)] {
+        &self.env.actors
+    }
+
+    /// Names of actors and canisters.
+    pub fn names(&self) -> &Names {
+        &self.env.names
+    }
+
+    /// The principal that controls every canister and drives the adversaries.
+    pub fn controller(&self) -> Principal {
+        self.env.controller
+    }
+
+    /// The setup calls the environment runs, in order.
+    pub fn setup_calls(&self) -> &[SetupCall] {
+        &self.env.setup
+    }
+
+    /// Gives the oracles back (e.g. to a session on another backend).
+    pub fn into_oracles(self) -> Vec<Box<dyn Oracle>> {
+        self.oracles
+    }
+}
+
+impl Harness {
+    /// The engine (for inspection between runs, e.g. coverage).
+    pub fn subnet(&self) -> &crate::engine::Subnet {
+        self.backend.subnet()
+    }
+
+    /// What the last snapshot restore had to do.
+    pub fn last_restore(&self) -> &crate::engine::RestoreStats {
+        self.backend.last_restore()
+    }
+}
+
+/// The result of replaying a scenario on a backend.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// The plan that ran.
+    pub plan: Plan,
+    /// What happened, step by step, setup first (render it with [`crate::report::render_trace`]).
+    pub execution: Execution,
+}
+
+impl Replay {
+    /// The replay for a reader: how faithfully the scenario mapped, the trace, the finding, what was not checked.
+    pub fn render(&self) -> String {
+        let (exact, approximated, impossible) = self.plan.counts();
+        let mut out = format!(
+            "replayed on {}: {exact} step(s) exact, {approximated} approximated, {impossible} not reproducible\n",
+            self.plan.backend
+        );
+        out.push_str(&self.execution.render());
+        for note in &self.plan.unchecked {
+            out.push_str(&format!("not checked on {}: {note}\n", self.plan.backend));
+        }
+        out
+    }
+
+    /// Whether the replay found what `expected` says: same kind, same oracle, same canister.
+    pub fn confirms(&self, expected: &Finding) -> bool {
+        self.execution
+            .finding
+            .as_ref()
+            .is_some_and(|f| f.kind == expected.kind && f.oracle == expected.oracle && f.canister == expected.canister)
+    }
+}
+
+/// Sets the environment of `harness` up on a fresh `backend` and runs `scenario` there with the harness's
+/// oracles (borrowed for the replay), through the same executor as [`Session::run`]. The trace starts with the
+/// setup; each step the backend cannot do exactly carries a note saying how it was approximated or why skipped.
+pub fn replay<B: Backend>(harness: &mut Harness, backend: B, scenario: &Scenario) -> Result<Replay, Error> {
+    let oracles = std::mem::take(&mut harness.oracles);
+    let mut session = Session::new(harness.env.clone(), backend, oracles, harness.generator.clone());
+    let result = (|| {
+        let plan = session.plan(scenario)?;
+        let setup = session.setup(false)?;
+        let mut execution = session.run(scenario)?;
+        for entry in &mut execution.trace {
+            let Phase::Step(i) = entry.phase else { continue };
+            match plan.steps.get(i).map(|p| &p.fidelity) {
+                Some(fidelity) if *fidelity != Fidelity::Exact => {
+                    entry.events.insert(0, TraceEvent::Note(Note::Fidelity(fidelity.clone())));
+                }
+                _ => {}
+            }
+        }
+        execution.trace.insert(0, setup);
+        Ok(Replay { plan, execution })
+    })();
+    harness.oracles = session.into_oracles();
+    result
+}
