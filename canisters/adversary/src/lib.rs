@@ -21,73 +21,15 @@
 //! Control methods (`icfuzz_script`, `icfuzz_set_default`, `icfuzz_release`, `icfuzz_attack`) are for
 //! controllers only, so the canister under test cannot reprogram its adversary.
 
-use candid::{CandidType, Deserialize, Principal};
+use candid::Principal;
 use ic_cdk::call::{Call, CallFailed};
+// The wire contract with the harness (types, method names, slots) is defined once, in the shared crate.
+use icfuzz_adversary_wire::{
+    slot_export_prefix, Action, AttackArgs, AttackResult, HoldsReply, ReleaseArgs, ScriptArgs, ServedReply,
+    SetDefaultArgs, PARK_METHOD, SLOTS,
+};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
-
-/// Number of method slots: the most methods one adversary can impersonate.
-const SLOTS: usize = 32;
-
-/// What the adversary does with one incoming call.
-#[derive(CandidType, Deserialize, Clone, Debug)]
-pub enum Action {
-    /// Reply with these bytes (a well-typed Candid value or anything else).
-    Reply(Vec<u8>),
-    /// Reply with `len` pseudo-random bytes drawn from `seed`.
-    Garbage {
-        /// Reply size in bytes.
-        len: u32,
-        /// Seed of the byte generator.
-        seed: u64,
-    },
-    /// Reply with a Candid `text` value whose encoding is `len` bytes. Past the 2 MiB inter-canister response
-    /// limit the reply itself traps, as it would for any canister.
-    Oversized {
-        /// Reply size in bytes.
-        len: u64,
-    },
-    /// Reject the call (CANISTER_REJECT) with this message.
-    Reject(String),
-    /// Trap with this message.
-    Trap(String),
-    /// Keep the call context open until `icfuzz_release` releases it (or, if set, until the time is reached),
-    /// then act on `then`.
-    Hold {
-        /// Release on its own once `ic0.time` reaches this many nanoseconds.
-        release_at_nanos: Option<u64>,
-        /// What to do once released.
-        then: Box<Action>,
-    },
-    /// Call `method` on `target` (the caller of the current call when `None`: reentrancy), wait for its answer
-    /// (whatever it is), then act on `then`.
-    CallThen {
-        /// Whom to call; `None` is the canister that called the adversary.
-        target: Option<Principal>,
-        /// The method.
-        method: String,
-        /// Raw Candid arguments.
-        arg: Vec<u8>,
-        /// Make a bounded-wait (best-effort) call instead of an unbounded-wait one.
-        bounded_wait: bool,
-        /// What to do after the answer.
-        then: Box<Action>,
-    },
-}
-
-/// The answer `icfuzz_attack` got.
-#[derive(CandidType, Deserialize, Clone, Debug)]
-pub enum AttackResult {
-    /// The target replied with these bytes.
-    Reply(Vec<u8>),
-    /// The call was rejected.
-    Reject {
-        /// The reject code (1 SYS_FATAL … 6 SYS_UNKNOWN), 0 if the call could not be made at all.
-        code: u32,
-        /// The reject message.
-        message: String,
-    },
-}
 
 /// The empty Candid tuple: the default answer of every slot until the harness sets one.
 const EMPTY_REPLY: &[u8] = b"DIDL\x00\x00";
@@ -185,6 +127,21 @@ async fn icfuzz_attack(target: Principal, method: String, arg: Vec<u8>, cycles: 
     call(target, &method, arg, cycles, bounded_wait).await
 }
 
+// The methods above take and return exactly the shared crate's shapes (ic-cdk decodes a parameter list as one
+// tuple), so the harness's encodings cannot drift from them: this stops compiling if either side changes alone. The
+// ic-cdk macros keep the annotated functions callable; nothing here runs.
+const _: () = {
+    let _: fn(ScriptArgs) = |(slot, actions)| icfuzz_script(slot, actions);
+    let _: fn(SetDefaultArgs) = |(slot, action)| icfuzz_set_default(slot, action);
+    let _: fn(ReleaseArgs) = |(hold,)| icfuzz_release(hold);
+    let _: fn() -> HoldsReply = icfuzz_holds;
+    let _: fn() -> ServedReply = icfuzz_served;
+    let _ = |(target, method, arg, cycles, bounded_wait): AttackArgs| async move {
+        let result: AttackResult = icfuzz_attack(target, method, arg, cycles, bounded_wait).await;
+        result
+    };
+};
+
 async fn call(target: Principal, method: &str, arg: Vec<u8>, cycles: u128, bounded_wait: bool) -> AttackResult {
     let call = if bounded_wait { Call::bounded_wait(target, method) } else { Call::unbounded_wait(target, method) };
     match call.take_raw_args(arg).with_cycles(cycles).await {
@@ -248,7 +205,7 @@ async fn hold(release_at_nanos: Option<u64>) {
             break;
         }
         // A failed poll (e.g. the adversary is stopping) just polls again at the next chance.
-        let _ = Call::unbounded_wait(ic_cdk::api::canister_self(), "icfuzz_park").await;
+        let _ = Call::unbounded_wait(ic_cdk::api::canister_self(), PARK_METHOD).await;
     }
     STATE.with_borrow_mut(|s| {
         s.holds.remove(&id);
@@ -305,7 +262,7 @@ macro_rules! slots {
     ($($slot:literal => $name:ident),* $(,)?) => {
         $(
             #[doc = concat!("Serves calls on slot ", stringify!($slot), " (the harness aliases method names to it).")]
-            #[unsafe(export_name = concat!("icfuzz_slot_", stringify!($slot)))]
+            #[unsafe(export_name = concat!(slot_export_prefix!(), stringify!($slot)))]
             extern "C" fn $name() {
                 serve($slot);
             }

@@ -5,82 +5,20 @@
 //! aliases added to its module ([`impersonate`]), and serves each incoming call with the next scripted
 //! [`Action`]. The harness scripts it with controller-only update calls (`icfuzz_script`, `icfuzz_release`,
 //! `icfuzz_set_default`) and uses it as an attacker canister through `icfuzz_attack`.
+//!
+//! The wire contract with the canister — [`Action`], [`AttackResult`], the method names and argument shapes, the
+//! slots — is defined once in `icfuzz-adversary-wire`, which the canister depends on too; [`wire`] re-exports it.
 
-use candid::{CandidType, Deserialize, Principal};
-use serde::Serialize;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{ExportKind, ExportSection, RawSection};
 use wasmparser::{Parser, Payload};
 
-/// How many methods one adversary can impersonate (the canister's handler slots).
-pub const SLOTS: usize = 32;
-
-/// The self-call a held call polls while it waits to be released. The runner never has to deliver these.
-pub const PARK_METHOD: &str = "icfuzz_park";
-
-/// Update methods of the adversary that drive it; the runner keeps them out of traces.
-pub const CONTROL_METHODS: &[&str] = &["icfuzz_script", "icfuzz_set_default", "icfuzz_release", PARK_METHOD];
-
-/// The attacker entry point: calls any method of any canister as the adversary.
-pub const ATTACK_METHOD: &str = "icfuzz_attack";
-
-/// What an adversary does with one incoming call. Mirrors the canister's Candid type `Action`.
-#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Reply with these bytes (a well-typed Candid value or anything else).
-    Reply(#[serde(with = "hex_bytes")] Vec<u8>),
-    /// Reply with `len` pseudo-random bytes drawn from `seed`.
-    Garbage {
-        /// Reply size in bytes.
-        len: u32,
-        /// Seed of the canister's byte generator.
-        seed: u64,
-    },
-    /// Reply with a Candid `text` whose encoding is `len` bytes; past the 2 MiB response limit the reply traps.
-    Oversized {
-        /// Reply size in bytes.
-        len: u64,
-    },
-    /// Reject (CANISTER_REJECT) with this message.
-    Reject(String),
-    /// Trap with this message.
-    Trap(String),
-    /// Keep the call context open until released (or until `ic0.time` reaches `release_at_nanos`), then `then`.
-    Hold {
-        /// Release on its own at this time.
-        release_at_nanos: Option<u64>,
-        /// What to do once released.
-        then: Box<Action>,
-    },
-    /// Call `method` on `target` (the caller when `None`: reentrancy), wait for the answer, then `then`.
-    CallThen {
-        /// Whom to call; `None` is whoever called the adversary.
-        target: Option<Principal>,
-        /// The method.
-        method: String,
-        /// Raw Candid arguments.
-        #[serde(with = "hex_bytes")]
-        arg: Vec<u8>,
-        /// A bounded-wait call instead of an unbounded-wait one.
-        bounded_wait: bool,
-        /// What to do after the answer.
-        then: Box<Action>,
-    },
-}
-
-/// What `icfuzz_attack` returns: the target's answer to the attacker's call.
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum AttackResult {
-    /// The target replied.
-    Reply(Vec<u8>),
-    /// The call was rejected (`code` 0: the call could not be made).
-    Reject {
-        /// Reject code.
-        code: u32,
-        /// Reject message.
-        message: String,
-    },
-}
+// The wire contract is defined once, in the crate the canister uses too; these are the paths users already know.
+pub use icfuzz_adversary_wire::{Action, AttackResult, ATTACK_METHOD, CONTROL_METHODS, PARK_METHOD, SLOTS};
+/// The rest of the adversary's wire contract: every method name, argument shapes, the slot export prefix.
+pub use icfuzz_adversary_wire as wire;
+pub(crate) use icfuzz_adversary_wire::hex_bytes;
+use icfuzz_adversary_wire::{OWN_NAME_PREFIX, SLOT_EXPORT_PREFIX};
 
 /// Errors preparing an adversary module.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +27,7 @@ pub enum AdversaryError {
     #[error("an adversary impersonates at most {SLOTS} methods, {0} were asked for")]
     TooManyMethods(usize),
     /// The module is not the adversary canister (no `icfuzz_slot_<n>` handlers).
-    #[error("the adversary module has no handler export `icfuzz_slot_{0}`")]
+    #[error("the adversary module has no handler export `{SLOT_EXPORT_PREFIX}{0}`")]
     MissingSlot(usize),
     /// The module could not be parsed or re-encoded.
     #[error("adversary module: {0}")]
@@ -116,7 +54,8 @@ pub fn impersonate(adversary_wasm: &[u8], methods: &[String]) -> Result<Vec<u8>,
                 let mut taken = std::collections::BTreeSet::new();
                 for export in reader {
                     let export = export.map_err(|e| wasm_error(&e))?;
-                    if let Some(slot) = export.name.strip_prefix("icfuzz_slot_").and_then(|n| n.parse::<usize>().ok()) {
+                    let slot = export.name.strip_prefix(SLOT_EXPORT_PREFIX).and_then(|n| n.parse::<usize>().ok());
+                    if let Some(slot) = slot {
                         if slot < SLOTS {
                             slots[slot] = Some(export.index);
                         }
@@ -128,7 +67,7 @@ pub fn impersonate(adversary_wasm: &[u8], methods: &[String]) -> Result<Vec<u8>,
                 for (slot, method) in methods.iter().enumerate() {
                     let index = slots[slot].ok_or(AdversaryError::MissingSlot(slot))?;
                     let name = format!("canister_update {method}");
-                    if !taken.insert(name.clone()) || method.starts_with("icfuzz_") {
+                    if !taken.insert(name.clone()) || method.starts_with(OWN_NAME_PREFIX) {
                         return Err(AdversaryError::BadMethod(method.clone()));
                     }
                     exports.export(&name, ExportKind::Func, index);
@@ -143,31 +82,4 @@ pub fn impersonate(adversary_wasm: &[u8], methods: &[String]) -> Result<Vec<u8>,
         }
     }
     Ok(out.finish())
-}
-
-/// Serde helper: byte strings as lowercase hex in structured files.
-pub(crate) mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex(bytes))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        unhex(&text).ok_or_else(|| serde::de::Error::custom(format!("not a hex byte string: {text:?}")))
-    }
-
-    /// Lowercase hex.
-    pub(crate) fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Parses lowercase or uppercase hex.
-    pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-        if text.len() % 2 != 0 {
-            return None;
-        }
-        (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-    }
 }

@@ -421,7 +421,7 @@ pub(crate) fn setup_plan(h: &Environment) -> Result<PlannedStep, Error> {
             ops.push(Op::Control {
                 adversary: a.name.clone(),
                 id: a.id,
-                method: "icfuzz_set_default",
+                method: adversary::wire::SET_DEFAULT_METHOD,
                 arg: Some(Encode!(&(slot as u32), &action).expect("encodes")),
                 script: None,
                 what,
@@ -541,7 +541,7 @@ pub(crate) fn lower(
             // Check the action lowers now (a plan must not promise what cannot run); it is lowered again when run,
             // against the backend's clock.
             lower_action(h, a, method.as_deref(), action, 0)?;
-            let control = if slot.is_some() && *sticky { "icfuzz_set_default" } else { "icfuzz_script" };
+            let control = if slot.is_some() && *sticky { adversary::wire::SET_DEFAULT_METHOD } else { adversary::wire::SCRIPT_METHOD };
             let op = Op::Control {
                 adversary: name.clone(),
                 id: a.id,
@@ -560,7 +560,7 @@ pub(crate) fn lower(
             let release = Op::Control {
                 adversary: name.clone(),
                 id: a.id,
-                method: "icfuzz_release",
+                method: adversary::wire::RELEASE_METHOD,
                 arg: Some(Encode!(&None::<u64>).expect("encodes")),
                 script: None,
                 what: "every held call".into(),

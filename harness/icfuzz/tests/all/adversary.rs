@@ -127,3 +127,28 @@ fn impersonation_rejects_too_many_or_clashing_methods() {
     let aliased = icfuzz::adversary::impersonate(&module, &["transfer".into()]).unwrap();
     icfuzz::engine::validate_module(&aliased).expect("still a valid canister module");
 }
+
+/// The built canister exports exactly the methods and slots the shared wire crate names. ic-cdk takes a method's
+/// name from its Rust function, which a constant cannot drive, so this is where a rename on one side shows.
+#[test]
+fn the_canister_exports_the_wire_crates_names() {
+    use icfuzz::adversary::wire;
+    let module = wasm("adversary");
+    let (mut methods, mut slots) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for payload in wasmparser::Parser::new(0).parse_all(&module) {
+        if let wasmparser::Payload::ExportSection(reader) = payload.unwrap() {
+            for export in reader {
+                let name = export.unwrap().name;
+                if let Some(slot) = name.strip_prefix(wire::SLOT_EXPORT_PREFIX) {
+                    slots.insert(slot.parse::<usize>().unwrap());
+                } else if let Some((kind, method)) = name.split_once(' ') {
+                    methods.insert((kind.to_owned(), method.to_owned()));
+                }
+            }
+        }
+    }
+    let updates = wire::UPDATE_METHODS.iter().map(|m| ("canister_update".to_owned(), m.to_string()));
+    let queries = wire::QUERY_METHODS.iter().map(|m| ("canister_query".to_owned(), m.to_string()));
+    assert_eq!(methods, updates.chain(queries).collect());
+    assert_eq!(slots, (0..wire::SLOTS).collect());
+}

@@ -53,7 +53,7 @@ fn holders(world: &mut World<'_>) -> String {
     for (name, id) in adversaries {
         let holds: Vec<u64> = world
             .backend
-            .query(id, world.env.controller, "icfuzz_holds", candid::encode_args(()).expect("encodes"))
+            .query(id, world.env.controller, crate::adversary::wire::HOLDS_METHOD, candid::encode_args(()).expect("encodes"))
             .ok()
             .and_then(|r| candid::decode_one(&r).ok())
             .unwrap_or_default();
