@@ -99,7 +99,7 @@ fn on_pocket_ic(args: &ReplayArgs, harness: &mut icfuzz::Harness, crash: &files:
             "crash": crash.path.display().to_string(),
             "backend": "pocket-ic",
             "plan": replay.plan.render(),
-            "operations": replay.ops,
+            "operations": replay.plan.operations(),
             "finding": replay.execution.finding,
             "engine_finding": on_engine,
             "confirmed": on_engine.as_ref().is_some_and(|f| replay.confirms(f)),

@@ -298,6 +298,16 @@ impl Plan {
         self.steps.iter().all(|s| s.fidelity == Fidelity::Exact)
     }
 
+    /// Every operation, setup and end included, as [`Op::render`] words it for this backend.
+    pub fn operations(&self) -> Vec<String> {
+        std::iter::once(&self.setup)
+            .chain(&self.steps)
+            .chain(std::iter::once(&self.end))
+            .flat_map(|s| s.ops.iter())
+            .map(|op| op.render(&self.names, &self.capabilities))
+            .collect()
+    }
+
     /// The operation sequence as text: each step, its fidelity, its operations.
     pub fn render(&self) -> String {
         let mut out = String::new();
