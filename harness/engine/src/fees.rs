@@ -4,7 +4,7 @@
 //! (`liquid balance ≥ cost_call + attached cycles`) agrees with `call_perform`, as on the IC. The constants are a
 //! 13-node application subnet's; [`Fees::ZERO`] turns charging off.
 
-use crate::ic0::MAX_REPLY_REPLICATED;
+use crate::limits::MAX_REPLY_REPLICATED;
 use crate::types::Cycles;
 
 /// Seconds in the default freezing threshold (30 days).

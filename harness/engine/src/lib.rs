@@ -30,7 +30,6 @@ pub mod explore;
 mod fees;
 mod ic0;
 mod limits;
-mod management;
 mod module;
 mod runtime;
 mod snapshot;
@@ -44,10 +43,12 @@ pub use config::{Config, InstructionLimits};
 pub use ic0::ApiType as ExecutionKind;
 pub use coverage::{set_compare_hook, CoverageCounters, FunctionCoverage, ModuleCoverage};
 pub use fees::{Fees, DEFAULT_FREEZING_THRESHOLD_SECONDS};
-pub use management::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 pub use module::InvalidModule;
 pub use snapshot::{RestoreStats, SubnetSnapshot};
-pub use subnet::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage, Subnet};
+pub use subnet::{
+    Delivery, EngineError, Event, Fault, IngressStatus, InstallMode, MessageKind, PendingMessage, Subnet, UpgradeOptions,
+    WasmMemoryPersistence,
+};
 pub use types::{
     canister_id_from_index, CallResult, CanisterId, CanisterStatus, Cycles, ErrorCode, LogRecord, MessageId, Payload,
     Principal, RejectCode, RejectResponse,

@@ -22,5 +22,11 @@ pub const MAX_CALL_TIMEOUT_SECONDS: u32 = 300;
 pub const MAX_CERTIFIED_DATA: usize = 32;
 /// A canister's log keeps at most this many bytes of records; older ones are dropped first.
 pub const MAX_LOG_BYTES: usize = 4 << 10;
+/// Largest reply in replicated executions (and so the largest inter-canister response).
+pub const MAX_REPLY_REPLICATED: usize = 2 << 20;
+/// Largest reply in non-replicated executions (query calls).
+pub const MAX_REPLY_NON_REPLICATED: usize = 3 << 20;
+/// Largest inter-canister request (method name + argument) on one subnet.
+pub const MAX_INTER_CANISTER_REQUEST: usize = 10 << 20;
 /// Largest ingress message (method name + argument) on an application subnet.
 pub const MAX_INGRESS_BYTES: usize = 2 << 20;

@@ -5,11 +5,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{
-    allowed, exec_in, read_bytes, read_principal, violation, HostState, Ptr, MAX_INTER_CANISTER_REQUEST,
-    MAX_METHOD_NAME,
-};
-use crate::limits::{MAX_CALL_TIMEOUT_SECONDS, QUEUE_CAPACITY};
+use super::{allowed, exec_in, read_bytes, read_principal, violation, HostState, Ptr, MAX_METHOD_NAME};
+use crate::limits::{MAX_CALL_TIMEOUT_SECONDS, MAX_INTER_CANISTER_REQUEST, QUEUE_CAPACITY};
 use crate::types::{Cycles, Principal};
 
 /// A call built with `call_new` and, once performed, waiting to be sent.

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use wasmtime::{Caller, Linker, Memory, WasmTy};
 
+use crate::limits::{MAX_REPLY_NON_REPLICATED, MAX_REPLY_REPLICATED};
 use crate::stable_memory::StableMemory;
 use crate::types::{Cycles, Payload, Principal};
 
@@ -173,12 +174,6 @@ pub(crate) mod allowed {
         set(&[Init, PreUpgrade, Update, ReplyCallback, RejectCallback, Cleanup, SystemTask]);
 }
 
-/// Largest reply in replicated executions.
-pub(crate) const MAX_REPLY_REPLICATED: usize = 2 << 20;
-/// Largest reply in non-replicated executions.
-pub(crate) const MAX_REPLY_NON_REPLICATED: usize = 3 << 20;
-/// Largest inter-canister request (method name + argument) on one subnet.
-pub(crate) const MAX_INTER_CANISTER_REQUEST: usize = 10 << 20;
 /// Debug-print and trap messages are truncated to this length.
 const MAX_DEBUG_MESSAGE: usize = 32 << 10;
 /// Longest method name a call may name.

@@ -1,49 +1,20 @@
-//! The management canister (`aaaaa-aa`) subset the engine implements, and code installation.
+//! The management canister (`aaaaa-aa`) subset the engine implements.
 //!
 //! Requests to the management canister run when delivered, like any other request; their replies travel back
-//! through the stream from `aaaaa-aa` to the caller.
+//! through the stream from `aaaaa-aa` to the caller. `install_code` is decoded here and carried out by
+//! `install.rs`.
 
 use candid::{CandidType, Decode, Encode, Nat};
 use ic_management_canister_types as mgmt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::execution::{self, Entry, Persist};
-use crate::ic0::ApiType;
-use crate::stable_memory::StableMemory;
-use crate::canister::CallOrigin;
-use crate::subnet::{install_exec, Message, PendingStop, Responder, Response, Subnet};
+use super::install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
+use super::messages::{Message, PendingStop, Responder, Response};
+use super::Subnet;
+use crate::canister::Settings;
+use crate::limits;
 use crate::types::{CanisterId, CanisterStatus, Cycles, ErrorCode, Payload, Principal, RejectResponse};
-
-/// How `install_code` treats the existing canister.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InstallMode {
-    /// The canister must be empty.
-    Install,
-    /// Wipe everything (heap, stable memory) and install.
-    Reinstall,
-    /// Keep stable memory; run pre_upgrade (unless skipped) and post_upgrade.
-    Upgrade(UpgradeOptions),
-}
-
-/// Options of an upgrade (the management canister's `upgrade` flags).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UpgradeOptions {
-    /// Skip `canister_pre_upgrade`.
-    pub skip_pre_upgrade: bool,
-    /// What happens to the heap. Required when the installed module uses enhanced orthogonal persistence.
-    pub wasm_memory_persistence: Option<WasmMemoryPersistence>,
-}
-
-/// Whether an upgrade keeps the heap (enhanced orthogonal persistence) or replaces it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WasmMemoryPersistence {
-    /// Reuse the old heap; the new module's data segments are written into it; globals start fresh.
-    Keep,
-    /// A fresh heap (the classic upgrade).
-    Replace,
-}
-
 /// A `stop_canister` call is rejected after waiting this long (the canister stays stopping).
 const STOP_TIMEOUT_NANOS: u64 = 5 * 60 * 1_000_000_000;
 
@@ -75,7 +46,7 @@ fn nat_to_u64(n: &Nat) -> u64 {
 impl Subnet {
     /// Handles one call to the management canister. Returns the response and the cycles refunded to the caller,
     /// or `None` when the response comes later (a `stop_canister` waiting for the canister to stop).
-    pub(crate) fn management_request(
+    pub(super) fn management_request(
         &mut self,
         caller: Principal,
         method: &str,
@@ -101,7 +72,7 @@ impl Subnet {
     }
 
     /// Sends a management-canister response that was deferred.
-    pub(crate) fn respond_from_management(&mut self, responder: Responder, payload: Payload) {
+    fn respond_from_management(&mut self, responder: Responder, payload: Payload) {
         match responder {
             Responder::Ingress(id) => self.complete_ingress(id, payload.into_result()),
             Responder::Canister { caller, callback, deadline_nanos } => {
@@ -118,6 +89,8 @@ impl Subnet {
         }
     }
 
+    /// `stop_canister`: the canister becomes stopping and the reply waits until it has stopped (`None`); a canister
+    /// already stopped is answered at once.
     fn stop_canister(&mut self, caller: Principal, arg: &[u8], responder: Responder) -> Result<Option<Vec<u8>>, RejectResponse> {
         let args: mgmt::CanisterIdRecord = decode(arg)?;
         let id = args.canister_id;
@@ -135,7 +108,7 @@ impl Subnet {
     }
 
     /// A stopping canister with no open call context becomes stopped, and its pending stop calls are answered.
-    pub(crate) fn maybe_stopped(&mut self, id: CanisterId) {
+    pub(super) fn maybe_stopped(&mut self, id: CanisterId) {
         let Some(c) = self.canisters.get_mut(&id) else { return };
         if c.status != CanisterStatus::Stopping || !c.contexts.is_empty() {
             return;
@@ -147,7 +120,7 @@ impl Subnet {
     }
 
     /// `stop_canister` calls pending for 5 minutes are rejected with SYS_TRANSIENT; the canister stays stopping.
-    pub(crate) fn time_out_stops(&mut self) {
+    pub(super) fn time_out_stops(&mut self) {
         let now = self.time_nanos;
         let mut expired = Vec::new();
         for stops in self.pending_stops.values_mut() {
@@ -163,6 +136,8 @@ impl Subnet {
         }
     }
 
+    /// Every management method but `stop_canister`, answered at once. `cycles` are those attached; what is left
+    /// of them when it returns is refunded.
     fn management_method(
         &mut self,
         caller: Principal,
@@ -285,6 +260,7 @@ impl Subnet {
         }
     }
 
+    /// Creates a canister (at `specified_id` if given) with the settings of a creation call.
     fn create_from_settings(
         &mut self,
         caller: Principal,
@@ -308,7 +284,8 @@ impl Subnet {
         Ok(id)
     }
 
-    fn check_controller(&self, caller: Principal, canister: CanisterId) -> Result<(), RejectResponse> {
+    /// The canister exists and `caller` controls it; otherwise the IC's reject.
+    pub(super) fn check_controller(&self, caller: Principal, canister: CanisterId) -> Result<(), RejectResponse> {
         let c = self
             .canisters
             .get(&canister)
@@ -325,13 +302,14 @@ impl Subnet {
         Ok(())
     }
 
+    /// `canister_status`: allowed for controllers and the canister itself.
     fn status_record(&mut self, caller: Principal, canister: CanisterId) -> Result<mgmt::CanisterStatusResult, RejectResponse> {
         if caller != canister {
             self.check_controller(caller, canister)?;
         }
         let c = self.canisters.get(&canister).expect("checked");
         let memory = c.code.as_ref().map_or(0, |code| code.memory_size());
-        let stable = c.code.as_ref().map_or(0, |code| code.store.data().stable.size_pages() * crate::limits::WASM_PAGE);
+        let stable = c.code.as_ref().map_or(0, |code| code.store.data().stable.size_pages() * limits::WASM_PAGE);
         let zero = || Nat::from(0u8);
         Ok(mgmt::CanisterStatusResult {
             status: match c.status {
@@ -348,7 +326,7 @@ impl Subnet {
                 freezing_threshold: Nat::from(c.settings.freezing_threshold),
                 reserved_cycles_limit: Nat::from(5_000_000_000_000u64),
                 log_visibility: mgmt::LogVisibility::Controllers,
-                log_memory_limit: Nat::from(crate::limits::MAX_LOG_BYTES as u64),
+                log_memory_limit: Nat::from(limits::MAX_LOG_BYTES as u64),
                 wasm_memory_limit: Nat::from(c.settings.wasm_memory_limit),
                 wasm_memory_threshold: zero(),
                 environment_variables: c
@@ -386,222 +364,9 @@ impl Subnet {
         })
     }
 
-    /// install_code in all three modes (ic-semantics §7). Atomic: on any failure the canister is as before.
-    pub(crate) fn install_code(
-        &mut self,
-        sender: Principal,
-        canister: CanisterId,
-        mode: InstallMode,
-        wasm: &[u8],
-        arg: Vec<u8>,
-    ) -> Result<(), RejectResponse> {
-        self.check_controller(sender, canister)?;
-        let invalid = |detail: String| {
-            reject(
-                ErrorCode::CanisterInvalidWasm,
-                format!("Error from Canister {canister}: Canister's Wasm module is not valid: {detail}"),
-            )
-        };
-        let module = self.runtime.load(wasm).map_err(|e| invalid(e.to_string()))?;
-        let has_code = self.canisters[&canister].code.is_some();
-        let limit = self.config.instruction_limits.install;
-        let mut used = 0u64;
-        let mut logs = Vec::new();
-
-        // Upgrade: pre_upgrade runs on the old code; its effects are undone if anything later fails.
-        let mut old_state = None;
-        let mut kept_heap = None;
-        let stable = match mode {
-            InstallMode::Install if has_code => {
-                return Err(reject(
-                    ErrorCode::CanisterNonEmpty,
-                    format!("Canister {canister} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead."),
-                ))
-            }
-            InstallMode::Install | InstallMode::Reinstall => StableMemory::default(),
-            InstallMode::Upgrade(options) => {
-                if !has_code {
-                    return Err(reject(
-                        ErrorCode::CanisterWasmModuleNotFound,
-                        format!("Error from Canister {canister}: Attempted to upgrade a canister that contains no Wasm module."),
-                    ));
-                }
-                let old_eop = self.canisters[&canister].code.as_ref().is_some_and(|c| c.module.info.enhanced_orthogonal_persistence);
-                match options.wasm_memory_persistence {
-                    None if old_eop => {
-                        return Err(reject(
-                            ErrorCode::CanisterContractViolation,
-                            format!("Error from Canister {canister}: Missing upgrade option: Enhanced orthogonal persistence requires the `wasm_memory_persistence` upgrade option."),
-                        ))
-                    }
-                    Some(WasmMemoryPersistence::Keep) if !module.info.enhanced_orthogonal_persistence => {
-                        return Err(reject(
-                            ErrorCode::CanisterContractViolation,
-                            format!("Error from Canister {canister}: Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade option requires that the new canister module supports enhanced orthogonal persistence."),
-                        ))
-                    }
-                    _ => {}
-                }
-                let skip_pre_upgrade = options.skip_pre_upgrade;
-                let exec = install_exec(self, canister, ApiType::PreUpgrade, sender, Vec::new());
-                let c = self.canisters.get_mut(&canister).expect("checked");
-                let code = c.code.as_mut().expect("checked");
-                let stable_before = code.store.data().stable.clone();
-                let heap_before = code.snapshot();
-                if code.module.info.has_pre_upgrade && !skip_pre_upgrade {
-                    let executed = execution::run(
-                        &self.runtime,
-                        code,
-                        &Entry::Export("canister_pre_upgrade".to_owned()),
-                        exec,
-                        Persist::Keep,
-                    );
-                    used += executed.instructions;
-                    logs.extend(executed.exec.logs);
-                    if let Err(trap) = executed.result {
-                        self.append_logs(canister, logs, Some(&trap.message));
-                        return Err(reject(trap.code, format!("Error from Canister {canister}: pre_upgrade failed: {}", trap.message)));
-                    }
-                }
-                let stable_after = code.store.data().stable.clone();
-                if options.wasm_memory_persistence == Some(WasmMemoryPersistence::Keep) {
-                    kept_heap = Some(code.committed_heap());
-                }
-                old_state = Some((stable_before, heap_before));
-                stable_after
-            }
-        };
-
-        let restore_old = |subnet: &mut Subnet, old_state: Option<(StableMemory, crate::runtime::HeapSnapshot)>| {
-            if let Some((stable, heap)) = old_state {
-                let c = subnet.canisters.get_mut(&canister).expect("checked");
-                if let Some(code) = c.code.as_mut() {
-                    code.store.data_mut().stable = stable;
-                    // Same module, same size unless pre_upgrade grew memory; restore handles both.
-                    let _ = subnet.runtime.restore(code, &heap);
-                }
-            }
-        };
-
-        let instantiated = match &kept_heap {
-            Some(heap) => self.runtime.instantiate_keeping(module.clone(), stable, heap),
-            None => self.runtime.instantiate(module.clone(), stable),
-        };
-        let mut new_code = match instantiated {
-            Ok(code) => code,
-            Err(e) => {
-                restore_old(self, old_state);
-                return Err(reject(
-                    ErrorCode::CanisterTrapped,
-                    format!("Error from Canister {canister}: Canister trapped during instantiation: {e:#}"),
-                ));
-            }
-        };
-
-        let init_export = match mode {
-            InstallMode::Upgrade(_) => module.info.has_post_upgrade.then_some("canister_post_upgrade"),
-            _ => module.info.has_init.then_some("canister_init"),
-        };
-        let mut steps = vec![(Entry::Start, ApiType::Start, Vec::new())];
-        if let Some(export) = init_export {
-            steps.push((Entry::Export(export.to_owned()), ApiType::Init, arg));
-        }
-        let mut global_timer = 0;
-        let mut certified_data = None;
-        let mut balance = self.canisters[&canister].cycles;
-        for (entry, api, step_arg) in steps {
-            let mut exec = install_exec(self, canister, api, sender, step_arg);
-            // Start and init share one instruction budget; both see the new version.
-            exec.instruction_limit = limit.saturating_sub(used);
-            exec.version = self.canisters[&canister].version + 1;
-            exec.global_timer = 0;
-            exec.balance = balance;
-            let executed = execution::run(&self.runtime, &mut new_code, &entry, exec, Persist::Keep);
-            used += executed.instructions;
-            logs.extend(executed.exec.logs.iter().cloned());
-            if let Err(trap) = executed.result {
-                restore_old(self, old_state);
-                self.append_logs(canister, logs, Some(&trap.message));
-                return Err(reject(trap.code, trap.message));
-            }
-            global_timer = executed.exec.global_timer;
-            balance = executed.exec.balance;
-            if executed.exec.certified_data.is_some() {
-                certified_data = executed.exec.certified_data;
-            }
-        }
-
-        let fee = self.config.fees.execution(used, module.info.memory64);
-        let c = self.canisters.get_mut(&canister).expect("checked");
-        c.code = Some(new_code);
-        c.version += 1;
-        c.global_timer = global_timer;
-        c.cycles = balance.saturating_sub(fee);
-        match (mode, certified_data) {
-            (_, Some(data)) => c.certified_data = data,
-            (InstallMode::Upgrade(_), None) => {}
-            (_, None) => c.certified_data = Vec::new(),
-        }
-        self.append_logs(canister, logs, None);
-        Ok(())
-    }
-
-    /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT), all contexts and
-    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data and logs are
-    /// cleared (ic-semantics §7).
-    pub(crate) fn uninstall(&mut self, id: CanisterId) {
-        let Some(c) = self.canisters.get_mut(&id) else { return };
-        c.code = None;
-        c.global_timer = 0;
-        c.certified_data.clear();
-        c.logs.clear();
-        c.version += 1;
-        c.callbacks.clear();
-        let contexts = std::mem::take(&mut c.contexts);
-        self.forget_expired(id);
-        for (_, ctx) in contexts {
-            if ctx.responded {
-                continue;
-            }
-            let payload = Payload::Reject(reject(ErrorCode::CanisterRejectedMessage, "Canister has been uninstalled."));
-            match ctx.origin {
-                CallOrigin::Ingress { id: message, .. } => self.complete_ingress(message, payload.into_result()),
-                CallOrigin::Canister { caller, callback } => {
-                    let deadline_nanos = (ctx.deadline_nanos != 0).then_some(ctx.deadline_nanos);
-                    let response =
-                        Response { originator: caller, callback, method: ctx.method, payload, refund: ctx.available, deadline_nanos };
-                    self.enqueue(id, caller, Message::Response(response));
-                }
-                CallOrigin::System => {}
-            }
-        }
-        self.maybe_stopped(id);
-    }
-
-    fn append_logs(&mut self, canister: CanisterId, logs: Vec<String>, trap: Option<&str>) {
-        let time = self.time_nanos;
-        if let Some(c) = self.canisters.get_mut(&canister) {
-            for line in logs {
-                c.log(time, line);
-            }
-            if let Some(trap) = trap {
-                c.log(time, format!("[TRAP]: {trap}"));
-            }
-        }
-    }
-
-    pub(crate) fn create_canister_with_controllers_at(&mut self, id: CanisterId, controllers: Vec<Principal>, cycles: Cycles) {
-        let settings = crate::canister::Settings {
-            controllers,
-            wasm_memory_limit: self.config.default_wasm_memory_limit,
-            env_vars: Default::default(),
-            freezing_threshold: crate::fees::DEFAULT_FREEZING_THRESHOLD_SECONDS,
-        };
-        self.canisters.insert(id, crate::canister::Canister::new(settings, cycles));
-    }
 }
 
-fn apply_settings(settings: &mut crate::canister::Settings, new: &mgmt::CanisterSettings) {
+fn apply_settings(settings: &mut Settings, new: &mgmt::CanisterSettings) {
     if let Some(controllers) = &new.controllers {
         settings.controllers = controllers.clone();
     }
@@ -615,3 +380,4 @@ fn apply_settings(settings: &mut crate::canister::Settings, new: &mgmt::Canister
         settings.env_vars = vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect();
     }
 }
+

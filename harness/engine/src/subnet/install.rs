@@ -1,0 +1,249 @@
+//! Installing code (ic-semantics §7): `install_code` in its three modes (install, reinstall, upgrade), atomic on
+//! failure, and uninstalling.
+
+use super::messages::{Message, Response};
+use super::Subnet;
+use crate::canister::CallOrigin;
+use crate::execution::{self, Entry, Persist};
+use crate::ic0::ApiType;
+use crate::runtime::HeapSnapshot;
+use crate::stable_memory::StableMemory;
+use crate::types::{CanisterId, ErrorCode, Payload, Principal, RejectResponse};
+
+/// How `install_code` treats the existing canister.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallMode {
+    /// The canister must be empty.
+    Install,
+    /// Wipe everything (heap, stable memory) and install.
+    Reinstall,
+    /// Keep stable memory; run pre_upgrade (unless skipped) and post_upgrade.
+    Upgrade(UpgradeOptions),
+}
+
+/// Options of an upgrade (the management canister's `upgrade` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeOptions {
+    /// Skip `canister_pre_upgrade`.
+    pub skip_pre_upgrade: bool,
+    /// What happens to the heap. Required when the installed module uses enhanced orthogonal persistence.
+    pub wasm_memory_persistence: Option<WasmMemoryPersistence>,
+}
+
+/// Whether an upgrade keeps the heap (enhanced orthogonal persistence) or replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WasmMemoryPersistence {
+    /// Reuse the old heap; the new module's data segments are written into it; globals start fresh.
+    Keep,
+    /// A fresh heap (the classic upgrade).
+    Replace,
+}
+
+impl Subnet {
+    /// install_code in all three modes (ic-semantics §7). Atomic: on any failure the canister is as before.
+    pub(super) fn install_code(
+        &mut self,
+        sender: Principal,
+        canister: CanisterId,
+        mode: InstallMode,
+        wasm: &[u8],
+        arg: Vec<u8>,
+    ) -> Result<(), RejectResponse> {
+        self.check_controller(sender, canister)?;
+        let invalid = |detail: String| {
+            RejectResponse::new(
+                ErrorCode::CanisterInvalidWasm,
+                format!("Error from Canister {canister}: Canister's Wasm module is not valid: {detail}"),
+            )
+        };
+        let module = self.runtime.load(wasm).map_err(|e| invalid(e.to_string()))?;
+        let has_code = self.canisters[&canister].code.is_some();
+        let limit = self.config.instruction_limits.install;
+        let mut used = 0u64;
+        let mut logs = Vec::new();
+
+        // Upgrade: pre_upgrade runs on the old code; its effects are undone if anything later fails.
+        let mut old_state = None;
+        let mut kept_heap = None;
+        let stable = match mode {
+            InstallMode::Install if has_code => {
+                return Err(RejectResponse::new(
+                    ErrorCode::CanisterNonEmpty,
+                    format!("Canister {canister} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead."),
+                ))
+            }
+            InstallMode::Install | InstallMode::Reinstall => StableMemory::default(),
+            InstallMode::Upgrade(options) => {
+                if !has_code {
+                    return Err(RejectResponse::new(
+                        ErrorCode::CanisterWasmModuleNotFound,
+                        format!("Error from Canister {canister}: Attempted to upgrade a canister that contains no Wasm module."),
+                    ));
+                }
+                let old_eop = self.canisters[&canister].code.as_ref().is_some_and(|c| c.module.info.enhanced_orthogonal_persistence);
+                match options.wasm_memory_persistence {
+                    None if old_eop => {
+                        return Err(RejectResponse::new(
+                            ErrorCode::CanisterContractViolation,
+                            format!("Error from Canister {canister}: Missing upgrade option: Enhanced orthogonal persistence requires the `wasm_memory_persistence` upgrade option."),
+                        ))
+                    }
+                    Some(WasmMemoryPersistence::Keep) if !module.info.enhanced_orthogonal_persistence => {
+                        return Err(RejectResponse::new(
+                            ErrorCode::CanisterContractViolation,
+                            format!("Error from Canister {canister}: Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade option requires that the new canister module supports enhanced orthogonal persistence."),
+                        ))
+                    }
+                    _ => {}
+                }
+                let skip_pre_upgrade = options.skip_pre_upgrade;
+                let exec = self.install_exec(canister, ApiType::PreUpgrade, sender, Vec::new());
+                let c = self.canisters.get_mut(&canister).expect("checked");
+                let code = c.code.as_mut().expect("checked");
+                let stable_before = code.store.data().stable.clone();
+                let heap_before = code.snapshot();
+                if code.module.info.has_pre_upgrade && !skip_pre_upgrade {
+                    let executed = execution::run(
+                        &self.runtime,
+                        code,
+                        &Entry::Export("canister_pre_upgrade".to_owned()),
+                        exec,
+                        Persist::Keep,
+                    );
+                    used += executed.instructions;
+                    logs.extend(executed.exec.logs);
+                    if let Err(trap) = executed.result {
+                        self.append_logs(canister, logs, Some(&trap.message));
+                        let message = format!("Error from Canister {canister}: pre_upgrade failed: {}", trap.message);
+                        return Err(RejectResponse::new(trap.code, message));
+                    }
+                }
+                let stable_after = code.store.data().stable.clone();
+                if options.wasm_memory_persistence == Some(WasmMemoryPersistence::Keep) {
+                    kept_heap = Some(code.committed_heap());
+                }
+                old_state = Some((stable_before, heap_before));
+                stable_after
+            }
+        };
+
+        let restore_old = |subnet: &mut Subnet, old_state: Option<(StableMemory, HeapSnapshot)>| {
+            if let Some((stable, heap)) = old_state {
+                let c = subnet.canisters.get_mut(&canister).expect("checked");
+                if let Some(code) = c.code.as_mut() {
+                    code.store.data_mut().stable = stable;
+                    // Same module, same size unless pre_upgrade grew memory; restore handles both.
+                    let _ = subnet.runtime.restore(code, &heap);
+                }
+            }
+        };
+
+        let instantiated = match &kept_heap {
+            Some(heap) => self.runtime.instantiate_keeping(module.clone(), stable, heap),
+            None => self.runtime.instantiate(module.clone(), stable),
+        };
+        let mut new_code = match instantiated {
+            Ok(code) => code,
+            Err(e) => {
+                restore_old(self, old_state);
+                return Err(RejectResponse::new(
+                    ErrorCode::CanisterTrapped,
+                    format!("Error from Canister {canister}: Canister trapped during instantiation: {e:#}"),
+                ));
+            }
+        };
+
+        let init_export = match mode {
+            InstallMode::Upgrade(_) => module.info.has_post_upgrade.then_some("canister_post_upgrade"),
+            _ => module.info.has_init.then_some("canister_init"),
+        };
+        let mut steps = vec![(Entry::Start, ApiType::Start, Vec::new())];
+        if let Some(export) = init_export {
+            steps.push((Entry::Export(export.to_owned()), ApiType::Init, arg));
+        }
+        let mut global_timer = 0;
+        let mut certified_data = None;
+        let mut balance = self.canisters[&canister].cycles;
+        for (entry, api, step_arg) in steps {
+            let mut exec = self.install_exec(canister, api, sender, step_arg);
+            // Start and init share one instruction budget; both see the new version.
+            exec.instruction_limit = limit.saturating_sub(used);
+            exec.version = self.canisters[&canister].version + 1;
+            exec.global_timer = 0;
+            exec.balance = balance;
+            let executed = execution::run(&self.runtime, &mut new_code, &entry, exec, Persist::Keep);
+            used += executed.instructions;
+            logs.extend(executed.exec.logs.iter().cloned());
+            if let Err(trap) = executed.result {
+                restore_old(self, old_state);
+                self.append_logs(canister, logs, Some(&trap.message));
+                return Err(RejectResponse::new(trap.code, trap.message));
+            }
+            global_timer = executed.exec.global_timer;
+            balance = executed.exec.balance;
+            if executed.exec.certified_data.is_some() {
+                certified_data = executed.exec.certified_data;
+            }
+        }
+
+        let fee = self.config.fees.execution(used, module.info.memory64);
+        let c = self.canisters.get_mut(&canister).expect("checked");
+        c.code = Some(new_code);
+        c.version += 1;
+        c.global_timer = global_timer;
+        c.cycles = balance.saturating_sub(fee);
+        match (mode, certified_data) {
+            (_, Some(data)) => c.certified_data = data,
+            (InstallMode::Upgrade(_), None) => {}
+            (_, None) => c.certified_data = Vec::new(),
+        }
+        self.append_logs(canister, logs, None);
+        Ok(())
+    }
+
+    /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT), all contexts and
+    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data and logs are
+    /// cleared (ic-semantics §7).
+    pub(super) fn uninstall(&mut self, id: CanisterId) {
+        let Some(c) = self.canisters.get_mut(&id) else { return };
+        c.code = None;
+        c.global_timer = 0;
+        c.certified_data.clear();
+        c.logs.clear();
+        c.version += 1;
+        c.callbacks.clear();
+        let contexts = std::mem::take(&mut c.contexts);
+        self.forget_expired(id);
+        for (_, ctx) in contexts {
+            if ctx.responded {
+                continue;
+            }
+            let payload =
+                Payload::Reject(RejectResponse::new(ErrorCode::CanisterRejectedMessage, "Canister has been uninstalled."));
+            match ctx.origin {
+                CallOrigin::Ingress { id: message, .. } => self.complete_ingress(message, payload.into_result()),
+                CallOrigin::Canister { caller, callback } => {
+                    let deadline_nanos = (ctx.deadline_nanos != 0).then_some(ctx.deadline_nanos);
+                    let response =
+                        Response { originator: caller, callback, method: ctx.method, payload, refund: ctx.available, deadline_nanos };
+                    self.enqueue(id, caller, Message::Response(response));
+                }
+                CallOrigin::System => {}
+            }
+        }
+        self.maybe_stopped(id);
+    }
+
+    /// Adds the log lines of an install step (and its trap) to the canister's log.
+    fn append_logs(&mut self, canister: CanisterId, logs: Vec<String>, trap: Option<&str>) {
+        let time = self.time_nanos;
+        if let Some(c) = self.canisters.get_mut(&canister) {
+            for line in logs {
+                c.log(time, line);
+            }
+            if let Some(trap) = trap {
+                c.log(time, format!("[TRAP]: {trap}"));
+            }
+        }
+    }
+}
