@@ -67,18 +67,7 @@ fn normalized(trace: &str) -> String {
     let mut out = String::new();
     for line in trace.lines() {
         if line.contains(" ran ") || line.contains(" TRAPPED in ") {
-            let mut in_number = false;
-            for ch in line.chars() {
-                if ch.is_ascii_digit() {
-                    if !in_number {
-                        out.push('N');
-                    }
-                    in_number = true;
-                } else {
-                    in_number = false;
-                    out.push(ch);
-                }
-            }
+            out.push_str(&icfuzz::oracle::blank_digits(line));
         } else {
             out.push_str(line);
         }

@@ -111,10 +111,14 @@ impl std::fmt::Display for Finding {
 
 /// The first line of a message with digits collapsed, so amounts, ids and times do not split buckets.
 fn normalize(message: &str) -> String {
-    let line = message.lines().next().unwrap_or("");
-    let mut out = String::with_capacity(line.len());
+    blank_digits(message.lines().next().unwrap_or(""))
+}
+
+/// `text` with every run of digits replaced by `N` (signatures, golden traces).
+pub fn blank_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut in_number = false;
-    for ch in line.chars() {
+    for ch in text.chars() {
         if ch.is_ascii_digit() {
             if !in_number {
                 out.push('N');
