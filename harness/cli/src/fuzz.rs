@@ -219,7 +219,9 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         let loaded = loaded.clone();
         let seeds: Vec<Vec<u8>> = seeds.iter().skip(worker).step_by(args.jobs).cloned().collect();
         let worker_seed = seed.wrapping_add(worker as u64);
-        workers.push(std::thread::Builder::new().name(format!("icfuzz-worker-{worker}")).spawn(move || {
+        // Room for the IC's Wasm stack on the worker's own stack, so executions run here and not on helper threads.
+        let stack = icfuzz::engine::native_stack::needed(icfuzz::engine::Config::default().max_wasm_stack) + (2 << 20);
+        workers.push(std::thread::Builder::new().name(format!("icfuzz-worker-{worker}")).stack_size(stack).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(worker, &loaded, worker_seed, seeds, &shared)));
             let error = match result {
                 Ok(Ok(())) => return,

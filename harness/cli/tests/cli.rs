@@ -142,41 +142,25 @@ fn fuzz_replay_minimize_and_regress_a_config_environment() {
     let resolved = std::fs::read_to_string(out_dir.join("icfuzz.resolved.toml")).unwrap();
     let fixed_config = dir.join("fixed.toml");
     std::fs::write(&fixed_config, resolved.replace("stale_balance_vulnerable.wasm", "stale_balance_fixed.wasm")).unwrap();
-    let crate_dir = scratch_crate(&dir, &test_file);
-    let vulnerable = cargo_test(&crate_dir, None);
+    let vulnerable = cargo_test(&test_file, None);
     assert!(!vulnerable.status.success(), "the regression test must fail on the vulnerable canister:\n{}", show(&vulnerable));
     assert!(text(&vulnerable.stdout).contains("the finding is still there"), "{}", show(&vulnerable));
-    let fixed = cargo_test(&crate_dir, Some(&fixed_config));
+    let fixed = cargo_test(&test_file, Some(&fixed_config));
     assert!(fixed.status.success(), "the regression test must pass on the fixed canister:\n{}", show(&fixed));
 }
 
-/// A crate holding the generated test, resolved exactly like the workspace (its lock file, its profiles) so its
-/// build reuses the workspace's compiled dependencies.
-fn scratch_crate(dir: &Path, test_file: &Path) -> PathBuf {
-    let krate = dir.join("regress-crate");
-    std::fs::create_dir_all(krate.join("tests")).unwrap();
-    std::fs::create_dir_all(krate.join("src")).unwrap();
-    std::fs::write(krate.join("src/lib.rs"), "").unwrap();
-    std::fs::copy(test_file, krate.join("tests/regression.rs")).unwrap();
-    std::fs::copy(repo().join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-    let workspace = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
-    let profiles = &workspace[workspace.find("[profile.").expect("the workspace has profiles")..];
-    let manifest = format!(
-        "[package]\nname = \"regress-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[workspace]\n\n\
-         [dev-dependencies]\nicfuzz = {{ path = {:?} }}\n\n{profiles}",
-        repo().join("harness/icfuzz").display().to_string()
-    );
-    std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
-    krate
-}
-
-fn cargo_test(krate: &Path, config: Option<&Path>) -> Output {
-    let target = repo().join("target");
+/// Builds and runs the generated test in `harness/regress-check`, a workspace member whose only dev-dependency is
+/// `icfuzz` (as in a user's crate). Built with `--workspace`, it resolves dependency features as the workspace
+/// does, so it reuses the compiled dependencies instead of rebuilding wasmtime (a crate outside the workspace
+/// resolves fewer features of `libc`, `log`, `smallvec`…, and cargo builds them, and wasmtime, again).
+fn cargo_test(test_file: &Path, config: Option<&Path>) -> Output {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
-        .args(["test", "--offline", "--manifest-path"])
-        .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target)
+        .args(["test", "--offline", "--locked", "--workspace", "--test", "regression", "--features", "icfuzz-regress-check/regress"])
+        .arg("--manifest-path")
+        .arg(repo().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", repo().join("target"))
+        .env("ICFUZZ_REGRESS_TEST", test_file)
         .env_remove("ICFUZZ_CONFIG");
     if let Some(c) = config {
         command.env("ICFUZZ_CONFIG", c);

@@ -42,10 +42,12 @@ impl InstructionLimits {
 pub struct Config {
     /// Instruction limits per execution kind.
     pub instruction_limits: InstructionLimits,
-    /// Wasm stack available to canister code, in bytes. Deeper recursion traps as a stack overflow.
+    /// Wasm stack available to canister code, in bytes (IC: 5 MiB, `MAX_WASM_STACK_SIZE` in rs/embedders). Deeper
+    /// recursion traps as a stack overflow.
     ///
-    /// The harness thread must have at least this much stack plus room for the host (wasmtime checks against
-    /// this value, not against the real thread stack).
+    /// An execution entered on a thread with less native stack than [`crate::native_stack::needed`] of this runs
+    /// on a helper thread that has it (correct, but a thread per execution); threads that run many executions
+    /// should be spawned with that much stack (or run with `RUST_MIN_STACK` set).
     pub max_wasm_stack: usize,
     /// `wasm_memory_limit` of new canisters (IC default: 3 GiB). Exceeding it in update, init or start traps.
     pub default_wasm_memory_limit: u64,
@@ -70,7 +72,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             instruction_limits: InstructionLimits::default(),
-            max_wasm_stack: 1 << 20,
+            max_wasm_stack: 5 << 20,
             default_wasm_memory_limit: 3 << 30,
             default_cycles: 100_000_000_000_000,
             // 2025-01-01T00:00:00Z: a fixed, realistic time; never the host clock.

@@ -84,7 +84,7 @@ pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecS
     let mut outcome = match code.store.set_fuel(fuel) {
         Ok(()) => {
             code.store.data_mut().exec = Some(exec);
-            call(code, entry, memory64)
+            crate::native_stack::with_room(runtime.wasm_stack, || call(code, entry, memory64))
         }
         Err(e) => {
             code.store.data_mut().exec = Some(exec);

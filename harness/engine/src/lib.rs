@@ -31,6 +31,7 @@ mod fees;
 mod ic0;
 mod limits;
 mod module;
+pub mod native_stack;
 mod runtime;
 mod snapshot;
 mod stable_memory;

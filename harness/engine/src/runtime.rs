@@ -74,6 +74,8 @@ fn shared_engine(config: &Config) -> wasmtime::Result<Arc<SharedEngine>> {
     wt.cranelift_nan_canonicalization(true);
     wt.consume_fuel(true);
     wt.max_wasm_stack(config.max_wasm_stack);
+    // wasmtime refuses a Wasm stack above its async stack size (2 MiB by default) even though nothing runs async.
+    wt.async_stack_size(crate::native_stack::needed(config.max_wasm_stack));
     // Reference types are on and threads off by default in this wasmtime build (no `gc`/`threads` features).
     // The IC's feature set. Our own validation enforces it on the canister's module; wasmtime's flags only
     // need to admit it (multi-memory stays on for instrumentation that adds a counters memory).
@@ -104,6 +106,8 @@ pub(crate) struct Runtime {
     linker64: Linker<HostState>,
     modules: BTreeMap<[u8; 32], Arc<LoadedModule>>,
     coverage: bool,
+    /// The Wasm stack limit the engine was built with (executions make sure the native stack has room for it).
+    pub(crate) wasm_stack: usize,
 }
 
 /// Why a module could not be loaded.
@@ -125,7 +129,7 @@ impl Runtime {
         ic0::add_to_linker::<u32>(&mut linker32, false)?;
         let mut linker64 = Linker::new(&engine);
         ic0::add_to_linker::<u64>(&mut linker64, true)?;
-        Ok(Runtime { engine, shared, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage })
+        Ok(Runtime { engine, shared, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage, wasm_stack: config.max_wasm_stack })
     }
 
     /// Decodes (gunzip), validates, rewrites and compiles `bytes`, once per distinct module.

@@ -73,14 +73,15 @@ pub fn regression_test(config: &std::path::Path, scenario: &crate::Scenario, fin
         name = name.replace("__", "_");
     }
     let finding_text = finding.to_string().replace('\n', " ");
+    // Plain `//` comments, not `//!`: the test can then be appended to an existing test file or `include!`d.
     format!(
-        r#"//! Regression test written by `icfuzz regress` from {origin}.
-//!
-//! Finding: {finding_text}
-//!
-//! The test replays the finding's scenario in the environment of the icfuzz configuration below and fails while
-//! the same finding (by signature) comes out: it fails on the vulnerable canister and passes once the canister is
-//! fixed and rebuilt. It needs `icfuzz` as a dev-dependency. `ICFUZZ_CONFIG` overrides the configuration path.
+        r#"// Regression test written by `icfuzz regress` from {origin}.
+//
+// Finding: {finding_text}
+//
+// The test replays the finding's scenario in the environment of the icfuzz configuration below and fails while
+// the same finding (by signature) comes out: it fails on the vulnerable canister and passes once the canister is
+// fixed and rebuilt. It needs `icfuzz` as a dev-dependency. `ICFUZZ_CONFIG` overrides the configuration path.
 
 const CONFIG: &str = {config:?};
 const SIGNATURE: &str = r{hashes}"{signature}"{hashes};

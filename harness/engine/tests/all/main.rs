@@ -16,6 +16,7 @@ mod management;
 mod motoko;
 mod rollback;
 mod snapshots;
+mod stack;
 mod time;
 
 use icfuzz_engine::{CallResult, CanisterId, Config, InstructionLimits, Principal, RejectCode, Subnet};

@@ -1,0 +1,3 @@
+//! The test `icfuzz regress` wrote (see build.rs).
+
+include!(concat!(env!("OUT_DIR"), "/regression.rs"));
