@@ -134,14 +134,15 @@ fn call(code: &mut Code, entry: &Entry, memory64: bool) -> wasmtime::Result<()> 
             None => Ok(()),
         },
         Entry::Callback { fun, env } => {
-            let func = code
-                .table
-                .and_then(|table| table.get(&mut code.store, *fun))
-                .and_then(|r| match r {
-                    Ref::Func(f) => f,
-                    _ => None,
-                })
-                .ok_or_else(|| wasmtime::Error::new(Trap::TableOutOfBounds))?;
+            // Looked up when invoked, as the replica does (rs/embedders wasmtime_embedder.rs): an index outside the
+            // table is "function not found" (IC0513) with no canister code run. Motoko passes -1 for the callbacks
+            // of a one-way call (`f()` of a `shared () -> ()` without `await`), so its responses end here.
+            let element = code.table.and_then(|table| table.get(&mut code.store, *fun));
+            let func = match element {
+                None => return Err(wasmtime::Error::new(Uncallable::NotFound { fun: *fun })),
+                Some(Ref::Func(Some(func))) => func,
+                Some(_) => return Err(wasmtime::Error::new(Uncallable::Null)),
+            };
             let ty = func.ty(&code.store);
             let (param, arg) = if memory64 {
                 (ValType::I64, Val::I64(*env as i64))
@@ -150,23 +151,45 @@ fn call(code: &mut Code, entry: &Entry, memory64: bool) -> wasmtime::Result<()> 
             };
             let params: Vec<ValType> = ty.params().collect();
             if params.len() != 1 || !ValType::eq(&params[0], &param) || ty.results().len() != 0 {
-                return Err(wasmtime::Error::new(Trap::BadSignature));
+                return Err(wasmtime::Error::new(Uncallable::Signature));
             }
             func.call(&mut code.store, &[arg], &mut [])
         }
     }
 }
 
+/// Why a callback's table entry could not be invoked (before any canister code ran).
+#[derive(Debug, thiserror::Error)]
+enum Uncallable {
+    /// The index is outside the table.
+    #[error("Canister requested to invoke a non-existent Wasm function {fun} from table 0")]
+    NotFound { fun: u64 },
+    /// The entry is a null reference.
+    #[error("Canister violated contract: unexpected null function reference")]
+    Null,
+    /// The function does not take the one environment argument.
+    #[error("Canister violated contract: function invocation does not match its signature")]
+    Signature,
+}
+
 /// Maps a wasmtime error to the IC's error code and message.
 pub(crate) fn classify(error: &wasmtime::Error, canister: Principal, limit: u64) -> Trapped {
-    let (code, detail) = if let Some(host) = error.downcast_ref::<HostError>() {
+    let (code, detail) = if let Some(uncallable) = error.downcast_ref::<Uncallable>() {
+        let code = match uncallable {
+            Uncallable::NotFound { .. } => ErrorCode::CanisterFunctionNotFound,
+            Uncallable::Null | Uncallable::Signature => ErrorCode::CanisterContractViolation,
+        };
+        (code, uncallable.to_string())
+    } else if let Some(host) = error.downcast_ref::<HostError>() {
         match host {
             HostError::ContractViolation(m) => (ErrorCode::CanisterContractViolation, format!("Canister violated contract: {m}")),
             HostError::ExplicitTrap(m) => {
                 (ErrorCode::CanisterCalledTrap, format!("Canister called `ic0.trap` with message: '{m}'"))
             }
             HostError::WasmMemoryLimit { .. } => (ErrorCode::CanisterWasmMemoryLimitExceeded, host.to_string()),
-            HostError::StableMemoryAccessLimit { .. } => (ErrorCode::CanisterOutOfMemory, host.to_string()),
+            HostError::StableMemoryAccessLimit { .. } => {
+                (ErrorCode::CanisterMemoryAccessLimitExceeded, format!("Canister exceeded memory access limits: {host}"))
+            }
         }
     } else if let Some(trap) = error.downcast_ref::<Trap>() {
         match trap {
@@ -179,6 +202,11 @@ pub(crate) fn classify(error: &wasmtime::Error, canister: Principal, limit: u64)
                 (ErrorCode::CanisterTrapped, "Canister trapped: heap out of bounds".to_owned())
             }
             Trap::UnreachableCodeReached => (ErrorCode::CanisterTrapped, "Canister trapped: unreachable".to_owned()),
+            // The replica's words for these (TrapCode in rs/interfaces execution_environment/errors.rs).
+            Trap::TableOutOfBounds => (ErrorCode::CanisterTrapped, "Canister trapped: table out of bounds".to_owned()),
+            Trap::IntegerDivisionByZero => {
+                (ErrorCode::CanisterTrapped, "Canister trapped: integer division by 0".to_owned())
+            }
             other => (ErrorCode::CanisterTrapped, format!("Canister trapped: {other}")),
         }
     } else {

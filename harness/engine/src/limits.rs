@@ -8,12 +8,14 @@ pub const WASM32_MAX_MEMORY: u64 = 4 << 30;
 pub const WASM64_MAX_MEMORY: u64 = 6 << 30;
 /// Stable memory maximum: `stable64_grow` beyond returns −1.
 pub const MAX_STABLE_MEMORY: u64 = 500 << 30;
-/// Stable pages an update-like execution may dirty (2 GiB).
-pub const STABLE_DIRTY_PAGES_UPDATE: u64 = (2 << 30) / WASM_PAGE;
-/// Stable pages install/upgrade may dirty (8 GiB).
-pub const STABLE_DIRTY_PAGES_INSTALL: u64 = (8 << 30) / WASM_PAGE;
-/// Stable pages a query may dirty (1 GiB).
-pub const STABLE_DIRTY_PAGES_QUERY: u64 = (1 << 30) / WASM_PAGE;
+/// Bytes in an OS page, the unit of the replica's dirty-page accounting.
+pub const OS_PAGE: u64 = 4 << 10;
+/// 4 KiB stable pages an update-like execution may dirty (2 GiB).
+pub const STABLE_DIRTY_PAGES_UPDATE: u64 = (2 << 30) / OS_PAGE;
+/// 4 KiB stable pages install/upgrade may dirty (8 GiB).
+pub const STABLE_DIRTY_PAGES_INSTALL: u64 = (8 << 30) / OS_PAGE;
+/// 4 KiB stable pages a query may dirty (1 GiB).
+pub const STABLE_DIRTY_PAGES_QUERY: u64 = (1 << 30) / OS_PAGE;
 /// Messages one canister-to-canister queue holds.
 pub const QUEUE_CAPACITY: usize = 500;
 /// Bounded-wait timeouts are capped at this many seconds.

@@ -4,9 +4,9 @@
 //! 500 GiB maximum cannot exhaust the harness. Every write in an execution first saves the page's old contents in
 //! the journal; a trap undoes exactly those pages, so rollback costs what the execution touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::limits::{MAX_STABLE_MEMORY, WASM_PAGE};
+use crate::limits::{MAX_STABLE_MEMORY, OS_PAGE, WASM_PAGE};
 
 const PAGE: usize = WASM_PAGE as usize;
 
@@ -28,6 +28,9 @@ struct Journal {
     size_pages: u64,
     /// Old contents of each page written since the journal began (`None`: the page did not exist).
     saved: BTreeMap<u64, Option<Page>>,
+    /// The 4 KiB OS pages written since the journal began: the replica's dirty-page limit counts these, not the
+    /// 64 KiB pages stable memory is stored in (one byte in each of many pages is not 64 KiB each).
+    dirty: BTreeSet<u64>,
 }
 
 /// Why a stable-memory access failed.
@@ -47,7 +50,7 @@ impl StableMemory {
 
     /// Starts recording changes so they can be undone.
     pub(crate) fn begin(&mut self) {
-        self.journal = Some(Journal { size_pages: self.size_pages, saved: BTreeMap::new() });
+        self.journal = Some(Journal { size_pages: self.size_pages, saved: BTreeMap::new(), dirty: BTreeSet::new() });
     }
 
     /// Keeps the changes since `begin`.
@@ -78,7 +81,7 @@ impl StableMemory {
 
     /// Starts recording changes since subnet snapshot `id` (see [`StableMemory::restore_snapshot`]).
     pub(crate) fn mark_snapshot(&mut self, id: u64) {
-        self.since_snapshot = Some((id, Journal { size_pages: self.size_pages, saved: BTreeMap::new() }));
+        self.since_snapshot = Some((id, Journal { size_pages: self.size_pages, saved: BTreeMap::new(), dirty: BTreeSet::new() }));
     }
 
     /// Undoes every change since `mark_snapshot(id)`; `false` (and nothing done) if recording is for another id.
@@ -129,7 +132,8 @@ impl StableMemory {
         Ok(())
     }
 
-    /// Writes `data` at `offset`, journaling each page's old contents first.
+    /// Writes `data` at `offset`, journaling each page's old contents first. `dirty_limit` is in 4 KiB OS pages
+    /// written by the current execution.
     pub(crate) fn write(&mut self, offset: u64, data: &[u8], dirty_limit: u64) -> Result<(), StableError> {
         self.check(offset, data.len() as u64)?;
         let mut done = 0usize;
@@ -138,12 +142,13 @@ impl StableMemory {
             let (index, within) = (at / WASM_PAGE, (at % WASM_PAGE) as usize);
             let n = (PAGE - within).min(data.len() - done);
             if let Some(journal) = self.journal.as_mut() {
-                if !journal.saved.contains_key(&index) {
-                    if journal.saved.len() as u64 >= dirty_limit {
-                        return Err(StableError::DirtyLimit);
-                    }
-                    journal.saved.insert(index, self.pages.get(&index).cloned());
+                let os_pages = at / OS_PAGE..=(at + n as u64 - 1) / OS_PAGE;
+                let new = os_pages.clone().filter(|p| !journal.dirty.contains(p)).count() as u64;
+                if journal.dirty.len() as u64 + new > dirty_limit {
+                    return Err(StableError::DirtyLimit);
                 }
+                journal.dirty.extend(os_pages);
+                journal.saved.entry(index).or_insert_with(|| self.pages.get(&index).cloned());
             }
             if let Some((_, journal)) = self.since_snapshot.as_mut() {
                 journal.saved.entry(index).or_insert_with(|| self.pages.get(&index).cloned());
@@ -221,17 +226,34 @@ mod tests {
     #[test]
     fn writes_across_pages_and_dirty_limit() {
         let mut s = StableMemory::default();
-        s.grow(4, u64::MAX).unwrap();
+        s.grow(40, u64::MAX).unwrap();
         s.begin();
-        // Spans pages 0, 1 and 2.
+        // Spans the 64 KiB pages 0, 1 and 2: OS pages 15 to 32, 18 of them.
         let data = vec![7u8; PAGE + 10];
-        s.write(WASM_PAGE - 5, &data, 3).unwrap();
+        s.write(WASM_PAGE - 5, &data, 18).unwrap();
         let mut out = vec![0u8; PAGE + 10];
         s.read(WASM_PAGE - 5, &mut out).unwrap();
         assert_eq!(out, data);
-        // Page 0 was already saved: rewriting it is free; page 3 would be the fourth.
-        s.write(0, b"a", 3).unwrap();
-        assert_eq!(s.write(3 * WASM_PAGE, b"a", 3), Err(StableError::DirtyLimit));
+        // OS page 15 is already dirty: rewriting it is free; OS page 14 would be the nineteenth.
+        s.write(WASM_PAGE - 4096, b"a", 18).unwrap();
+        assert_eq!(s.write(WASM_PAGE - 4097, b"a", 18), Err(StableError::DirtyLimit));
         assert_eq!(s.grow(u64::MAX, u64::MAX), None);
+    }
+
+    /// The limit counts 4 KiB OS pages as the replica does: one byte in each of 20 stable pages is 20 dirty pages
+    /// (80 KiB), not 20 × 64 KiB, and one whole 64 KiB page is 16.
+    #[test]
+    fn the_dirty_limit_counts_os_pages() {
+        let mut s = StableMemory::default();
+        s.grow(40, u64::MAX).unwrap();
+        s.begin();
+        for page in 0..20 {
+            s.write(page * WASM_PAGE + 100, b"x", 20).unwrap();
+        }
+        assert_eq!(s.write(20 * WASM_PAGE, b"x", 20), Err(StableError::DirtyLimit));
+        s.rollback();
+        s.begin();
+        s.write(30 * WASM_PAGE, &vec![1u8; PAGE], 16).unwrap();
+        assert_eq!(s.write(31 * WASM_PAGE, b"x", 16), Err(StableError::DirtyLimit));
     }
 }

@@ -105,10 +105,14 @@ error_codes! {
     CanisterStoppingCancelled = 511,
     /// The caller is not a controller of the canister.
     CanisterInvalidController = 512,
+    /// A callback's table index is outside the table (no canister code ran; Motoko's one-way calls end here).
+    CanisterFunctionNotFound = 513,
     /// `install_code` in install mode on a non-empty canister.
     CanisterNonEmpty = 514,
     /// The message exceeded the instruction limit.
     CanisterInstructionLimitExceeded = 522,
+    /// The execution wrote more stable memory than one message may (the dirty-page limit).
+    CanisterMemoryAccessLimitExceeded = 524,
     /// A composite query was called in replicated mode.
     CompositeQueryCalledInReplicatedMode = 527,
     /// The canister does not export the method (or not as this kind of call).
@@ -129,14 +133,26 @@ impl ErrorCode {
         ErrorCode::ALL.iter().copied().find(|c| *c as u32 == n)
     }
 
+    /// The execution failed before any canister code ran (a callback index outside the table): nothing the
+    /// canister's code did, so no oracle should call it a trap of the canister.
+    pub fn ran_no_code(self) -> bool {
+        self == ErrorCode::CanisterFunctionNotFound
+    }
+
     /// The execution hit the instruction limit.
     pub fn is_instruction_limit(self) -> bool {
         self == ErrorCode::CanisterInstructionLimitExceeded
     }
 
-    /// The execution ran out of memory (a memory limit or the `wasm_memory_limit`).
+    /// The execution ran out of memory: a memory limit, the `wasm_memory_limit`, or the per-message limit on stable
+    /// memory written.
     pub fn is_out_of_memory(self) -> bool {
-        matches!(self, ErrorCode::CanisterOutOfMemory | ErrorCode::CanisterWasmMemoryLimitExceeded)
+        matches!(
+            self,
+            ErrorCode::CanisterOutOfMemory
+                | ErrorCode::CanisterWasmMemoryLimitExceeded
+                | ErrorCode::CanisterMemoryAccessLimitExceeded
+        )
     }
 
     /// The canister does not run (frozen, stopped, stopping, empty): a query to it says nothing about its state.

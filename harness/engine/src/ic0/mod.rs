@@ -198,7 +198,8 @@ pub(crate) enum HostError {
         /// What the growth would have reached.
         requested: u64,
     },
-    /// Stable memory accesses went past the per-execution limit: IC0507-like.
+    /// Stable memory writes went past the per-execution dirty-page limit (IC0524, as the replica's
+    /// `MemoryAccessLimitExceeded`).
     #[error("Exceeded the limit for the number of modified pages in the stable memory in a single execution: limit {limit} KB.")]
     StableMemoryAccessLimit {
         /// The limit in KiB.

@@ -3,7 +3,7 @@
 use wasmtime::{Caller, Linker};
 
 use super::{allowed, exec_in, memory, violation, HostError, HostState};
-use crate::limits::WASM_PAGE;
+use crate::limits::{OS_PAGE, WASM_PAGE};
 use crate::stable_memory::StableError;
 
 /// The legacy 32-bit API works only while stable memory is at most 4 GiB.
@@ -13,7 +13,7 @@ fn stable_error(error: StableError, name: &str, dirty_limit_pages: u64) -> wasmt
     match error {
         StableError::OutOfBounds => violation(format!("ic0_{name}: stable memory access out of bounds")),
         StableError::DirtyLimit => {
-            wasmtime::Error::new(HostError::StableMemoryAccessLimit { limit: dirty_limit_pages * WASM_PAGE / 1024 })
+            wasmtime::Error::new(HostError::StableMemoryAccessLimit { limit: dirty_limit_pages * OS_PAGE / 1024 })
         }
     }
 }

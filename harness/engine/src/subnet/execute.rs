@@ -31,8 +31,9 @@ pub(super) struct Input {
 }
 
 impl Subnet {
-    /// Checks that `canister` can run `method` now; the reject the IC gives otherwise.
-    pub(super) fn check_callee(&self, canister: CanisterId, method: &str) -> Result<MethodKind, RejectResponse> {
+    /// Checks that `canister` can run `method` now; the reject the IC gives otherwise. `replicated` is false for
+    /// non-replicated query calls, which the replica runs without any cycles check (nothing is charged for them).
+    pub(super) fn check_callee(&self, canister: CanisterId, method: &str, replicated: bool) -> Result<MethodKind, RejectResponse> {
         let c = self.canisters.get(&canister).ok_or_else(|| not_found(canister))?;
         let Some(code) = c.code.as_ref() else {
             return Err(empty_canister(canister));
@@ -46,7 +47,7 @@ impl Subnet {
                 return Err(RejectResponse::new(ErrorCode::CanisterStopped, format!("Canister {canister} is stopped")))
             }
         }
-        if !self.can_prepay(canister) {
+        if replicated && !self.can_prepay(canister) {
             return Err(RejectResponse::new(
                 ErrorCode::CanisterOutOfCycles,
                 format!("Canister {canister} is out of cycles: its balance cannot pay for an execution without dropping below its freezing threshold"),
@@ -95,7 +96,7 @@ impl Subnet {
             }
             return;
         }
-        let kind = match self.check_callee(request.receiver, &request.method) {
+        let kind = match self.check_callee(request.receiver, &request.method, true) {
             Ok(MethodKind::CompositeQuery) => Err(composite_in_replicated(request.receiver)),
             other => other,
         };

@@ -75,7 +75,7 @@ impl Subnet {
 
     /// Runs a query method as a query call (non-replicated): nothing it does persists.
     pub fn query_call(&mut self, canister: CanisterId, sender: Principal, method: &str, arg: Vec<u8>) -> CallResult {
-        let kind = self.check_callee(canister, method)?;
+        let kind = self.check_callee(canister, method, false)?;
         let api = match kind {
             MethodKind::Query => ApiType::NonReplicatedQuery,
             MethodKind::CompositeQuery => ApiType::CompositeQuery,
@@ -168,7 +168,7 @@ impl Subnet {
             }
             return;
         }
-        let api = match self.check_callee(canister, &method) {
+        let api = match self.check_callee(canister, &method, true) {
             Err(reject) => return self.complete_ingress(id, Err(reject)),
             Ok(MethodKind::Update) => ApiType::Update,
             Ok(MethodKind::Query) => ApiType::ReplicatedQuery,

@@ -233,9 +233,9 @@ impl Subnet {
                         format!("Canister {} must be stopped before it is deleted.", args.canister_id),
                     ));
                 }
-                // Ids are never reused: the allocator only moves forward.
-                let deleted = self.canisters.remove(&args.canister_id).expect("checked");
-                *cycles = cycles.saturating_add(deleted.cycles);
+                // Ids are never reused: the allocator only moves forward. The deleted canister's cycles are burned
+                // (the replica counts them as consumed, `CyclesUseCase::DeletedCanisters`), not refunded.
+                self.canisters.remove(&args.canister_id);
                 self.forget_expired(args.canister_id);
                 Ok(empty_reply())
             }

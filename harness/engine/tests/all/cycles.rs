@@ -95,7 +95,7 @@ fn ic_cdk_refuses_to_call_without_enough_liquid_cycles() {
 }
 
 #[test]
-fn a_frozen_canister_rejects_calls_and_skips_its_timer() {
+fn a_frozen_canister_rejects_calls_answers_queries_and_skips_its_timer() {
     let mut s = subnet();
     let a = install_uc(&mut s);
     let b = s.create_canister_with_controllers(vec![Principal::anonymous()], 1_000);
@@ -104,6 +104,8 @@ fn a_frozen_canister_rejects_calls_and_skips_its_timer() {
     assert_eq!(reject.error_code, ErrorCode::CanisterOutOfCycles, "{reject}");
     let (code, _) = relayed_reject(&update(&mut s, a, call_and_relay(b, Program::new().reply())).unwrap());
     assert_eq!(code, 2, "SYS_TRANSIENT for a frozen callee");
+    // Non-replicated queries cost nothing and the replica checks no balance for them: a frozen canister answers.
+    assert_eq!(query(&mut s, b, Program::new().push_bytes(b"still here").reply_data_append().reply()).unwrap(), b"still here");
     // Topped up, it runs again.
     s.add_cycles(b, 100_000_000_000).unwrap();
     assert!(update(&mut s, b, Program::new().reply()).is_ok());

@@ -154,3 +154,22 @@ fn init_runs_with_the_install_argument_and_a_trap_leaves_the_canister_empty() {
     let r = update(&mut s, other, Program::new().reply()).unwrap_err();
     assert_eq!(r.error_code, ErrorCode::CanisterWasmModuleNotFound);
 }
+
+/// `delete_canister` burns what the deleted canister held (the replica counts it as consumed,
+/// `CyclesUseCase::DeletedCanisters`); nothing comes back to the controller that deleted it.
+#[test]
+fn deleting_a_canister_burns_its_cycles() {
+    let mut s = subnet_without_fees();
+    let a = install_uc(&mut s);
+    let funding = 7_000_000_000u64;
+    let reply = update(&mut s, a, mgmt_call("create_canister", Encode!(&mgmt::CreateCanisterArgs::default()).unwrap(), funding)).unwrap();
+    let child = Decode!(&reply, mgmt::CanisterIdRecord).unwrap().canister_id;
+    assert_eq!(s.cycle_balance(child).unwrap(), u128::from(funding));
+    let record = Encode!(&mgmt::CanisterIdRecord { canister_id: child }).unwrap();
+    update(&mut s, a, mgmt_call("stop_canister", record.clone(), 0)).unwrap();
+    let before = s.cycle_balance(a).unwrap();
+    let reply = update(&mut s, a, mgmt_call("delete_canister", record, 0)).unwrap();
+    assert_eq!(Decode!(&reply).unwrap(), (), "deleted");
+    assert!(!s.canister_exists(child));
+    assert_eq!(s.cycle_balance(a).unwrap(), before, "the child's {funding} cycles are gone, not refunded");
+}

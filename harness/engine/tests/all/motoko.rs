@@ -103,3 +103,40 @@ fn timers_fire_after_time_advances() {
         assert_eq!(fired(&mut s), 1, "{flavour:?}: fired once the time came");
     }
 }
+
+/// A Motoko one-way call (`s.on_event(e)` of a `shared Text -> ()` without `await`) passes callback index -1 to
+/// `call_new`. The response invokes no code: the replica fails that callback with IC0513 (function not found) and
+/// nothing changes, which is all the engine may do too.
+#[test]
+fn responses_to_one_way_calls_invoke_no_code() {
+    for flavour in FLAVOURS {
+        let mut s = subnet();
+        let subscriber = install_mo(&mut s, "subscriber", flavour);
+        let publisher = install_mo(&mut s, "publisher", flavour);
+        call(&mut s, publisher, "subscribe", Encode!(&subscriber).unwrap()).unwrap();
+        s.take_events();
+        assert_eq!(nat(&call(&mut s, publisher, "publish", Encode!(&"hello").unwrap()).unwrap()), 1, "{flavour:?}");
+        s.run_until_quiet(100).unwrap();
+        assert_eq!(nat(&s.query_call(subscriber, user(), "count", Encode!().unwrap()).unwrap()), 1, "{flavour:?}: delivered");
+        let callbacks: Vec<_> = s
+            .take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                icfuzz_engine::Event::Executed { canister, kind, code, trap, .. } if canister == publisher && kind.is_callback() => {
+                    Some((code, trap))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(callbacks.len(), 1, "{flavour:?}: one response, one callback: {callbacks:?}");
+        let (code, trap) = &callbacks[0];
+        assert_eq!(*code, Some(icfuzz_engine::ErrorCode::CanisterFunctionNotFound), "{flavour:?}: {trap:?}");
+        assert!(code.unwrap().ran_no_code());
+        assert!(trap.as_deref().unwrap().contains("non-existent Wasm function"), "{flavour:?}: {trap:?}");
+        // Nothing was rolled back that mattered, and the publisher goes on working.
+        assert_eq!(nat(&s.query_call(publisher, user(), "get_published", Encode!().unwrap()).unwrap()), 1);
+        assert_eq!(nat(&call(&mut s, publisher, "publish", Encode!(&"again").unwrap()).unwrap()), 1, "{flavour:?}");
+        s.run_until_quiet(100).unwrap();
+        assert_eq!(nat(&s.query_call(subscriber, user(), "count", Encode!().unwrap()).unwrap()), 2, "{flavour:?}");
+    }
+}

@@ -126,3 +126,36 @@ fn a_campaign_where_a_method_never_succeeds_says_so() {
     );
     assert!(!report.never_replied.iter().any(|w| w.starts_with("bank.deposit:")), "{:?}", report.never_replied);
 }
+
+/// Every response to a Motoko one-way call fails its callback with IC0513 before any canister code runs (the
+/// callback index is -1). That is not a trap of the canister: fuzzing a Motoko pub/sub publisher finds nothing.
+#[test]
+fn responses_to_motoko_one_way_calls_are_not_traps() {
+    use icfuzz_test_canisters::{motoko_wasm, Motoko};
+    for flavour in [Motoko::Wasm32, Motoko::Wasm64] {
+        let mut h = Environment::builder()
+            .canister(CanisterSpec::new("subscriber", motoko_wasm("subscriber", flavour)))
+            .canister(CanisterSpec::new("publisher", motoko_wasm("publisher", flavour)).target())
+            .user("alice")
+            .setup("publisher", "subscribe", "({subscriber})")
+            .build()
+            .unwrap_or_else(|e| panic!("{flavour:?}: {e}"));
+        let e = run(&mut h, vec![call("alice", "publisher", "publish", "(\"hello\")"), Step::RunUntilQuiet]);
+        assert_eq!(e.finding, None, "{flavour:?}:\n{}", icfuzz::report::render_trace(&e));
+        let trace = icfuzz::report::render_trace(&e);
+        assert!(trace.contains("subscriber ran canister_update on_event"), "{flavour:?}: the notification arrived:\n{trace}");
+        // A short campaign: whatever the order of publishes, subscriptions and deliveries, nothing is reported.
+        let mut seed = 0x0e_u64;
+        for _ in 0..200 {
+            let input: Vec<u8> = (0..128)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (seed >> 33) as u8
+                })
+                .collect();
+            let scenario = h.generate(&input);
+            let e = h.run(&scenario).unwrap();
+            assert_eq!(e.finding, None, "{flavour:?}:\n{}", icfuzz::report::render_trace(&e));
+        }
+    }
+}

@@ -33,9 +33,12 @@ pub(crate) struct TargetTrap<'e> {
     pub code: Option<ErrorCode>,
 }
 
-/// The traps of target canisters among this step's events, oldest first.
+/// The traps of target canisters among this step's events, oldest first. Executions that failed before running any
+/// canister code (a callback index outside the table: every response to a Motoko one-way call) are not traps of
+/// the canister and are left out.
 pub(crate) fn target_traps<'e, 'w>(world: &'e World<'w>) -> impl Iterator<Item = TargetTrap<'e>> + use<'e, 'w> {
     world.events.iter().filter_map(move |event| match event {
+        Event::Executed { code: Some(code), .. } if code.ran_no_code() => None,
         Event::Executed { canister, kind, method, trap: Some(message), code, .. } => Some(TargetTrap {
             canister: world.env.target_name(canister)?,
             kind: *kind,
@@ -51,7 +54,7 @@ pub(crate) fn target_traps<'e, 'w>(world: &'e World<'w>) -> impl Iterator<Item =
 /// (backends without execution events report traps only this way): (canister, method, message).
 pub(crate) fn rejected_call<'w>(world: &'w World<'_>, pred: impl Fn(ErrorCode) -> bool) -> Option<(&'w str, &'w str, &'w str)> {
     world.step_calls().iter().find_map(|call| match (&call.result, call.error) {
-        (Err((_, message)), Some(code)) if pred(code) && world.env.is_target(&call.canister) => {
+        (Err((_, message)), Some(code)) if pred(code) && !code.ran_no_code() && world.env.is_target(&call.canister) => {
             Some((call.canister.as_str(), call.method.as_str(), message.as_str()))
         }
         _ => None,
