@@ -283,3 +283,30 @@ pub fn canister_id_from_index(index: u64) -> CanisterId {
     bytes.extend_from_slice(&[1, 1]);
     Principal::from_slice(&bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip_through_their_numbers() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_u32(code as u32), Some(code), "{code:?}");
+        }
+        assert_eq!(ErrorCode::from_u32(0), None);
+        assert_eq!(ErrorCode::from_u32(599), None);
+    }
+
+    /// The library decides what a finding is from these predicates alone, so each names exactly the IC numbers.
+    #[test]
+    fn error_code_predicates_name_the_ic_numbers() {
+        let numbers = |pred: fn(ErrorCode) -> bool| -> Vec<u32> {
+            ErrorCode::ALL.iter().copied().filter(|&c| pred(c)).map(|c| c as u32).collect()
+        };
+        assert_eq!(numbers(ErrorCode::is_instruction_limit), [522]);
+        assert_eq!(numbers(ErrorCode::is_out_of_memory), [507, 524, 539]);
+        assert_eq!(numbers(ErrorCode::canister_not_running), [207, 508, 509, 537]);
+        assert_eq!(numbers(ErrorCode::did_not_reply), [506]);
+        assert_eq!(numbers(ErrorCode::ran_no_code), [513]);
+    }
+}

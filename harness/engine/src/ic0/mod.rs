@@ -537,3 +537,30 @@ pub(crate) fn add_to_linker<P: Ptr>(linker: &mut Linker<HostState>, memory64: bo
     misc::add::<P>(linker)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiType::{self, *};
+
+    const KINDS: [ApiType; 12] = [
+        Start, Init, PreUpgrade, Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback,
+        RejectCallback, Cleanup, InspectMessage, SystemTask,
+    ];
+
+    /// Traces and findings show these names; the oracles select executions by the two predicates.
+    #[test]
+    fn execution_kinds_have_names_and_say_what_they_are() {
+        let names: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "start", "init", "pre_upgrade", "update", "replicated query", "non-replicated query", "composite query",
+                "reply callback", "reject callback", "cleanup", "inspect message", "system task",
+            ]
+        );
+        let callbacks: Vec<_> = KINDS.into_iter().filter(|k| k.is_callback()).collect();
+        assert_eq!(callbacks, [ReplyCallback, RejectCallback]);
+        let queries: Vec<_> = KINDS.into_iter().filter(|k| k.is_query()).collect();
+        assert_eq!(queries, [ReplicatedQuery, NonReplicatedQuery, CompositeQuery]);
+    }
+}
