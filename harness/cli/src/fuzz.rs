@@ -106,6 +106,8 @@ struct Shared {
     findings: Mutex<BTreeMap<String, Recorded>>,
     new_findings: Mutex<Vec<String>>,
     traps: Mutex<Vec<BTreeMap<String, u64>>>,
+    /// Per worker: what canisters reached that the engine does not implement.
+    unimplemented: Mutex<Vec<BTreeMap<String, icfuzz::UnimplementedUse>>>,
     never_replied: Mutex<BTreeSet<String>>,
     misses: Mutex<BTreeSet<(String, String)>>,
     error: Mutex<Option<anyhow::Error>>,
@@ -197,6 +199,7 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         findings: Mutex::new(BTreeMap::new()),
         new_findings: Mutex::new(Vec::new()),
         traps: Mutex::new(vec![BTreeMap::new(); args.jobs]),
+        unimplemented: Mutex::new(vec![BTreeMap::new(); args.jobs]),
         never_replied: Mutex::new(BTreeSet::new()),
         misses: Mutex::new(BTreeSet::new()),
         error: Mutex::new(None),
@@ -419,6 +422,22 @@ fn publish_stats(worker: usize, harness: &icfuzz::Harness, shared: &Shared) {
     let traps: BTreeMap<String, u64> =
         harness.stats.iter().filter(|(_, s)| s.traps > 0).map(|((c, m), s)| (format!("{c}.{m}"), s.traps)).collect();
     shared.traps.lock().expect("lock")[worker] = traps;
+    shared.unimplemented.lock().expect("lock")[worker] = harness.unimplemented.clone();
+}
+
+/// The workers' unimplemented features merged: counts summed, the first scenario of the lowest worker kept.
+fn unimplemented(shared: &Shared) -> BTreeMap<String, icfuzz::UnimplementedUse> {
+    let mut merged: BTreeMap<String, icfuzz::UnimplementedUse> = BTreeMap::new();
+    for per_worker in shared.unimplemented.lock().expect("lock").iter() {
+        for (what, used) in per_worker {
+            let entry = merged.entry(what.clone()).or_default();
+            entry.count += used.count;
+            if entry.first.is_none() {
+                entry.first = used.first.clone();
+            }
+        }
+    }
+    merged
 }
 
 fn status(shared: &Shared, elapsed: Duration) -> String {
@@ -435,14 +454,21 @@ fn status(shared: &Shared, elapsed: Duration) -> String {
     let mut traps: Vec<(String, u64)> = traps.into_iter().collect();
     traps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let traps: Vec<String> = traps.iter().take(3).map(|(m, n)| format!("{m} {n}")).collect();
+    let missing = unimplemented(shared);
+    let missing = match missing.keys().next() {
+        None => String::new(),
+        Some(first) if missing.len() == 1 => format!(", NOT IMPLEMENTED by the engine: {first}"),
+        Some(first) => format!(", NOT IMPLEMENTED by the engine: {first} and {} more", missing.len() - 1),
+    };
     format!(
-        "{execs} scenarios ({rate:.0}/s), coverage {} blocks, corpus {corpus}, findings {findings}{}",
+        "{execs} scenarios ({rate:.0}/s), coverage {} blocks, corpus {corpus}, findings {findings}{}{missing}",
         shared.coverage.load(Ordering::Relaxed),
         if traps.is_empty() { String::new() } else { format!(", traps: {}", traps.join(", ")) }
     )
 }
 
 fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode> {
+    report_unimplemented(shared, &args.out)?;
     for line in shared.never_replied.lock().expect("lock").iter() {
         eprintln!("icfuzz: warning: {line}: check the setup (every call failing proves little)");
     }
@@ -490,6 +516,41 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
         }
     }
     Ok(crate::finding_code())
+}
+
+/// Says what canisters reached that the engine does not implement (how often, and a scenario that reaches it,
+/// saved under `<out>/unimplemented/`), and writes `<out>/unimplemented.json`: each is a place where the engine's
+/// answer differs from the IC's, so findings there may be false and bugs behind it are not explored.
+fn report_unimplemented(shared: &Shared, out: &std::path::Path) -> Result<()> {
+    let missing = unimplemented(shared);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let dir = out.join("unimplemented");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    eprintln!(
+        "icfuzz: warning: the canisters reached {} feature(s) the engine does not implement; the IC answers these \
+         differently, so what follows them was not tested as on the IC:",
+        missing.len()
+    );
+    let mut listed = Vec::new();
+    for (what, used) in &missing {
+        let mut line = format!("  {what}: reached {} time(s)", used.count);
+        let mut first = None;
+        if let Some(scenario) = &used.first {
+            let slug: String = what.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            let path = crate::files::fresh_path(&dir.join(format!("{}.json", slug.trim_matches('_'))));
+            write_new(&path, scenario.to_json().as_bytes())?;
+            line.push_str(&format!("; see it with: icfuzz replay {}", path.display()));
+            first = Some(path.display().to_string());
+        }
+        eprintln!("{line}");
+        listed.push(serde_json::json!({ "what": what, "count": used.count, "first_scenario": first }));
+    }
+    let path = crate::files::fresh_path(&out.join("unimplemented.json"));
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "unimplemented": listed })).expect("JSON values serialise");
+    write_new(&path, json.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]

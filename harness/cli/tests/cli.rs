@@ -87,6 +87,31 @@ fn zero_config_discovers_the_callee_and_finds_cannot_stop_but_not_in_the_fixed_t
     assert!(text(&out.stderr).contains("no finding") && text(&out.stderr).contains("400 scenarios"), "{}", show(&out));
 }
 
+/// `canisters/wallet` signs with threshold ECDSA, which the engine does not implement yet: the campaign says so
+/// (what, how often, a scenario that reaches it) instead of passing the engine's rejects off as the IC's.
+#[test]
+fn a_campaign_reports_what_the_engine_does_not_implement() {
+    let dir = temp("unimplemented");
+    let out_dir = dir.join("out");
+    let wasm = icfuzz_test_canisters::wasm_path("wallet");
+    let did = repo().join("canisters/wallet/wallet.did");
+    let args = ["fuzz", wasm.to_str().unwrap(), "--did", did.to_str().unwrap(), "--runs", "200", "--seed", "1", "--jobs", "2"];
+    let out = icfuzz(&[&args[..], &["--out", out_dir.to_str().unwrap()]].concat());
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("feature(s) the engine does not implement"), "{}", show(&out));
+    assert!(stderr.contains("management method `ecdsa_public_key`: reached"), "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
+    let listed = report["unimplemented"].as_array().unwrap();
+    let public_key = listed.iter().find(|u| u["what"] == "management method `ecdsa_public_key`").expect("listed");
+    assert!(public_key["count"].as_u64().unwrap() > 0, "{report}");
+    // The first scenario that reached it replays, and its trace shows where.
+    let first = public_key["first_scenario"].as_str().unwrap();
+    let out = icfuzz(&["replay", first]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(text(&out.stdout).contains("reached management method `ecdsa_public_key`, which the engine does not implement"), "{}", show(&out));
+}
+
 #[test]
 fn fuzz_replay_minimize_and_regress_a_config_environment() {
     let dir = temp("config");

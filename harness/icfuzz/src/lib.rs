@@ -53,5 +53,5 @@ pub use environment::{
 pub use oracle::{Finding, FindingKind, Invariant, Oracle, Oracles};
 pub use plan::MAX_DELIVERIES_PER_DRAIN;
 pub use scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
-pub use session::{Harness, MethodStats, Session};
+pub use session::{Harness, MethodStats, Session, UnimplementedUse};
 pub use trace::{Execution, Phase, TraceEntry, TraceEvent};

@@ -291,6 +291,9 @@ impl Execution {
                 Some(format!("  late response to {} (callback {callback}) dropped", n(canister)))
             }
             Event::MessageTimedOut { from, to, .. } => Some(format!("  message {} → {} timed out in its queue", n(from), n(to))),
+            Event::Unimplemented { canister, feature } => {
+                Some(format!("  {} reached {feature}, which the engine does not implement: the IC would answer otherwise", n(canister)))
+            }
             Event::Fault(fault) => Some(format!(
                 "fault: {}",
                 match fault {

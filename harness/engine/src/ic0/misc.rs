@@ -3,7 +3,8 @@
 use wasmtime::{Caller, Linker};
 
 use super::{
-    allowed, copy_out, copy_out_owned, debug_text, exec_in, read_bytes, read_principal, violation, HostError, HostState, Ptr,
+    allowed, copy_out, copy_out_owned, debug_text, exec_in, read_bytes, read_principal, violation, ApiType, HostError, HostState,
+    Ptr,
 };
 use crate::limits::MAX_CERTIFIED_DATA;
 
@@ -98,7 +99,11 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     // The engine issues no state certificates (it has no threshold key); queries see none, as replicated
     // executions on the IC do. Documented as a known divergence.
     linker.func_wrap("ic0", "data_certificate_present", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u32> {
-        exec_in(&mut c, allowed::STAR, "data_certificate_present")?;
+        let api = exec_in(&mut c, allowed::STAR, "data_certificate_present")?.api;
+        // Right for replicated executions; a query call on the IC always has a certificate.
+        if matches!(api, ApiType::NonReplicatedQuery | ApiType::CompositeQuery) {
+            super::unimplemented(&mut c, "data_certificate_present", "state certificates in query calls");
+        }
         Ok(0)
     })?;
     linker.func_wrap("ic0", "data_certificate_size", |mut c: Caller<'_, HostState>| -> wasmtime::Result<P> {

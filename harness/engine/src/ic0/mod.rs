@@ -207,6 +207,16 @@ pub(crate) enum HostError {
     },
 }
 
+/// Records that this execution used `ic0.{name}`, which the engine answers with a stand-in for lack of `missing`.
+fn unimplemented(c: &mut Caller<'_, HostState>, name: &'static str, missing: &'static str) {
+    if let Some(exec) = c.data_mut().exec.as_mut() {
+        let feature = crate::subnet::Unimplemented::SystemApi { name, missing };
+        if !exec.unimplemented.contains(&feature) {
+            exec.unimplemented.push(feature);
+        }
+    }
+}
+
 fn violation(message: impl Into<String>) -> wasmtime::Error {
     wasmtime::Error::new(HostError::ContractViolation(message.into()))
 }
@@ -287,6 +297,8 @@ pub(crate) struct ExecState {
     pub global_timer: u64,
     /// `debug_print` output; kept even when the execution traps.
     pub logs: Vec<String>,
+    /// What the execution reached that the engine answers with a stand-in (reported even when it traps).
+    pub unimplemented: Vec<crate::subnet::Unimplemented>,
     /// `ic0.time`.
     pub time_nanos: u64,
     /// `ic0.canister_status`.
@@ -372,6 +384,7 @@ impl ExecState {
             freezing_limit: 0,
             memory64: false,
             callback_instruction_limit: 0,
+            unimplemented: Vec::new(),
         }
     }
 }

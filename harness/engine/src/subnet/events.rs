@@ -119,6 +119,32 @@ pub enum IngressStatus {
     Completed(CallResult),
 }
 
+/// Something of the IC the engine does not implement, reached by canister code.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unimplemented {
+    /// A management-canister method the IC has (the engine rejects the call, which the IC would not).
+    ManagementMethod(String),
+    /// A system API function, or a use of one, the engine answers with a stand-in: its name and what is missing.
+    SystemApi {
+        /// The `ic0` function.
+        name: &'static str,
+        /// What the engine lacks for it.
+        missing: &'static str,
+    },
+    /// A composite query made calls (the engine rejects the query call).
+    CompositeQueryCalls,
+}
+
+impl std::fmt::Display for Unimplemented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unimplemented::ManagementMethod(method) => write!(f, "management method `{method}`"),
+            Unimplemented::SystemApi { name, missing } => write!(f, "ic0.{name} ({missing})"),
+            Unimplemented::CompositeQueryCalls => f.write_str("calls from composite queries"),
+        }
+    }
+}
+
 /// One entry of the engine's trace: what happened, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -195,6 +221,15 @@ pub enum Event {
         method: String,
         /// The reject its caller gets.
         reject: RejectResponse,
+    },
+    /// Canister code reached something of the IC the engine does not implement (a management method, a system
+    /// API feature): whatever the engine answered, the IC would have answered differently. The library counts
+    /// these so a campaign never diverges from the IC in silence.
+    Unimplemented {
+        /// The canister whose code reached it (for a management call, its caller).
+        canister: Principal,
+        /// What it reached.
+        feature: Unimplemented,
     },
     /// A fault was injected.
     Fault(Fault),

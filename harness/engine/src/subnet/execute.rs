@@ -3,7 +3,7 @@
 //! callback runs its cleanup, and the IC's rules decide what the context answers and when it closes
 //! (ic-semantics §3).
 
-use super::events::Event;
+use super::events::{Event, Unimplemented};
 use super::messages::{Message, Request, Responder, Response};
 use super::Subnet;
 use crate::canister::{CallOrigin, Callback};
@@ -267,6 +267,7 @@ impl Subnet {
         let executed = execution::run(&self.runtime, code, &entry, exec, persist);
         let trap = executed.result.clone().err();
         self.record_execution(id, &entry, &ctx.method, api, executed.instructions, &executed.exec.logs, trap.as_ref());
+        self.report_unimplemented(id, &executed.exec.unimplemented);
         if let Some(ctx) = self.canisters.get_mut(&id).and_then(|c| c.contexts.get_mut(&context)) {
             ctx.instructions += executed.instructions;
         }
@@ -306,12 +307,20 @@ impl Subnet {
         let executed = execution::run(&self.runtime, code, &entry, exec, Persist::Keep);
         let trap = executed.result.clone().err();
         self.record_execution(id, &entry, &ctx.method, ApiType::Cleanup, executed.instructions, &executed.exec.logs, trap.as_ref());
+        self.report_unimplemented(id, &executed.exec.unimplemented);
         if trap.is_none() {
             let c = self.canisters.get_mut(&id).expect("exists");
             c.global_timer = executed.exec.global_timer;
             c.cycles = executed.exec.balance;
         }
         executed.instructions
+    }
+
+    /// Adds an [`Event::Unimplemented`] for each stand-in an execution of `canister` relied on.
+    pub(super) fn report_unimplemented(&mut self, canister: Principal, features: &[Unimplemented]) {
+        for feature in features {
+            self.events.push(Event::Unimplemented { canister, feature: feature.clone() });
+        }
     }
 
     /// Logs an execution's debug prints (and trap) and adds it to the trace.

@@ -1,7 +1,7 @@
 //! Ingress: submitting update calls (`canister_inspect_message` runs first), their status, awaiting them, and
 //! query calls, which run at once and never persist.
 
-use super::events::{EngineError, Event, IngressStatus};
+use super::events::{EngineError, Event, IngressStatus, Unimplemented};
 use super::execute::{composite_in_replicated, did_not_reply, empty_canister, export_name, not_found, Input, MethodKind};
 use super::messages::{Ingress, Responder};
 use super::Subnet;
@@ -92,6 +92,10 @@ impl Subnet {
         let c = self.canisters.get_mut(&canister).expect("checked by check_callee");
         let code = c.code.as_mut().expect("checked by check_callee");
         let executed = execution::run(&self.runtime, code, &Entry::Export(export.clone()), exec, Persist::Discard);
+        self.report_unimplemented(canister, &executed.exec.unimplemented);
+        if executed.result.is_ok() && !executed.exec.calls.is_empty() {
+            self.report_unimplemented(canister, &[Unimplemented::CompositeQueryCalls]);
+        }
         self.events.push(Event::Executed {
             canister,
             entry: export,
@@ -135,6 +139,7 @@ impl Subnet {
         let code = c.code.as_mut().expect("looked up above");
         let entry = Entry::Export("canister_inspect_message".to_owned());
         let executed = execution::run(&self.runtime, code, &entry, exec, Persist::Discard);
+        self.report_unimplemented(canister, &executed.exec.unimplemented);
         match executed.result {
             Err(trap) => Err(RejectResponse::new(trap.code, trap.message)),
             Ok(()) if executed.exec.accepted_message => Ok(()),

@@ -172,6 +172,7 @@ impl Subnet {
             exec.global_timer = 0;
             exec.balance = balance;
             let executed = execution::run(&self.runtime, &mut new_code, &entry, exec, Persist::Keep);
+            self.report_unimplemented(canister, &executed.exec.unimplemented);
             used += executed.instructions;
             logs.extend(executed.exec.logs.iter().cloned());
             if let Err(trap) = executed.result {

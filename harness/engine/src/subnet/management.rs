@@ -9,6 +9,7 @@ use ic_management_canister_types as mgmt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::events::{Event, Unimplemented};
 use super::install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 use super::messages::{Message, PendingStop, Responder, Response};
 use super::Subnet;
@@ -38,6 +39,52 @@ fn empty_reply() -> Vec<u8> {
 fn nat_to_u128(n: &Nat) -> u128 {
     u128::try_from(n.0.clone()).unwrap_or(u128::MAX)
 }
+
+/// Every method of the IC's management canister (the replica's `Ic00Method`), so that a call to one the engine
+/// lacks is reported as unimplemented rather than passed off as the IC's "no such method".
+const IC_MANAGEMENT_METHODS: &[&str] = &[
+    "bitcoin_get_balance",
+    "bitcoin_get_block_headers",
+    "bitcoin_get_current_fee_percentiles",
+    "bitcoin_get_utxos",
+    "bitcoin_send_transaction",
+    "canister_info",
+    "canister_metadata",
+    "canister_status",
+    "clear_chunk_store",
+    "create_canister",
+    "delete_canister",
+    "delete_canister_snapshot",
+    "deposit_cycles",
+    "ecdsa_public_key",
+    "fetch_canister_logs",
+    "http_request",
+    "install_chunked_code",
+    "install_code",
+    "list_canister_snapshots",
+    "load_canister_snapshot",
+    "node_metrics_history",
+    "provisional_create_canister_with_cycles",
+    "provisional_top_up_canister",
+    "raw_rand",
+    "read_canister_snapshot_data",
+    "read_canister_snapshot_metadata",
+    "schnorr_public_key",
+    "sign_with_ecdsa",
+    "sign_with_schnorr",
+    "start_canister",
+    "stop_canister",
+    "stored_chunks",
+    "subnet_info",
+    "take_canister_snapshot",
+    "uninstall_code",
+    "update_settings",
+    "upload_canister_snapshot_data",
+    "upload_canister_snapshot_metadata",
+    "upload_chunk",
+    "vetkd_derive_key",
+    "vetkd_public_key",
+];
 
 fn nat_to_u64(n: &Nat) -> u64 {
     u64::try_from(n.0.clone()).unwrap_or(u64::MAX)
@@ -253,10 +300,30 @@ impl Subnet {
                 c.cycles = c.cycles.saturating_add(nat_to_u128(&args.amount));
                 Ok(empty_reply())
             }
-            other => Err(reject(
-                ErrorCode::UnknownManagementMessage,
-                format!("Management canister has no method '{other}' (or the icfuzz engine does not implement it yet)"),
-            )),
+            "deposit_cycles" => {
+                // Anyone may deposit (the replica's `validate_sender` lets any caller), but only a canister has
+                // cycles to attach: ingress cannot call it.
+                if via_ingress {
+                    return Err(canister_only(method));
+                }
+                let args: mgmt::CanisterIdRecord = decode(arg)?;
+                let c = self.canisters.get_mut(&args.canister_id).ok_or_else(|| {
+                    reject(ErrorCode::CanisterNotFound, format!("Canister {} not found", args.canister_id))
+                })?;
+                c.cycles = c.cycles.saturating_add(*cycles);
+                *cycles = 0;
+                Ok(empty_reply())
+            }
+            other => {
+                if IC_MANAGEMENT_METHODS.contains(&other) {
+                    // The IC has it; the engine's reject is a divergence the campaign must hear about.
+                    self.events.push(Event::Unimplemented { canister: caller, feature: Unimplemented::ManagementMethod(other.to_owned()) });
+                }
+                Err(reject(
+                    ErrorCode::UnknownManagementMessage,
+                    format!("Management canister has no method '{other}' (or the icfuzz engine does not implement it yet)"),
+                ))
+            }
         }
     }
 

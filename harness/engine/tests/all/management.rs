@@ -173,3 +173,67 @@ fn deleting_a_canister_burns_its_cycles() {
     assert!(!s.canister_exists(child));
     assert_eq!(s.cycle_balance(a).unwrap(), before, "the child's {funding} cycles are gone, not refunded");
 }
+
+/// `deposit_cycles`: any canister may deposit what it attaches into any canister; ingress, which carries no
+/// cycles, may not call it.
+#[test]
+fn deposit_cycles_moves_the_attached_cycles() {
+    let mut s = subnet_without_fees();
+    let (a, b) = (install_uc(&mut s), install_uc(&mut s));
+    let (a_before, b_before) = (s.cycle_balance(a).unwrap(), s.cycle_balance(b).unwrap());
+    let record = Encode!(&mgmt::CanisterIdRecord { canister_id: b }).unwrap();
+    // A is not B's controller, and does not need to be.
+    let reply = update(&mut s, a, mgmt_call("deposit_cycles", record.clone(), 1_234_567)).unwrap();
+    assert_eq!(Decode!(&reply).unwrap(), ());
+    assert_eq!(s.cycle_balance(b).unwrap(), b_before + 1_234_567);
+    assert_eq!(s.cycle_balance(a).unwrap(), a_before - 1_234_567, "nothing comes back");
+    let missing = Encode!(&mgmt::CanisterIdRecord { canister_id: Principal::from_slice(&[9; 10]) }).unwrap();
+    let (code, message) = relayed_reject(&update(&mut s, a, mgmt_call("deposit_cycles", missing, 10)).unwrap());
+    assert_eq!(code, RejectCode::DestinationInvalid as u64, "{message}");
+    assert_eq!(s.cycle_balance(a).unwrap(), a_before - 1_234_567, "a failed deposit refunds");
+    let r = s.update_call(Principal::management_canister(), user(), "deposit_cycles", record).unwrap_err();
+    assert_eq!(r.reject_code, RejectCode::CanisterReject, "{r}");
+}
+
+/// A management method the IC has and the engine lacks is reported as unimplemented (the reject the canister
+/// gets is not what the IC would answer); a method the IC does not have is just rejected, as on the IC.
+#[test]
+fn management_methods_the_engine_lacks_are_reported() {
+    let mut s = subnet();
+    let a = install_uc(&mut s);
+    s.take_events();
+    let arg = Encode!(&mgmt::CanisterIdRecord { canister_id: a }).unwrap();
+    update(&mut s, a, mgmt_call("take_canister_snapshot", arg.clone(), 0)).unwrap();
+    update(&mut s, a, mgmt_call("no_such_method", arg, 0)).unwrap();
+    let reported: Vec<_> = s
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            icfuzz_engine::Event::Unimplemented { canister, feature } => Some((canister, feature)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, [(a, icfuzz_engine::Unimplemented::ManagementMethod("take_canister_snapshot".into()))]);
+    assert_eq!(reported[0].1.to_string(), "management method `take_canister_snapshot`");
+}
+
+/// A query call on the IC always has a data certificate; the engine has none, says 0 and reports it. Replicated
+/// executions have none on the IC either, so there the 0 is right and nothing is reported.
+#[test]
+fn a_query_asking_for_its_certificate_is_reported() {
+    let mut s = subnet();
+    let a = install_uc(&mut s);
+    s.take_events();
+    let present = Program::new().data_certificate_present().reply_data_append().reply();
+    assert_eq!(int(&query(&mut s, a, present.clone()).unwrap()), 0);
+    assert_eq!(int(&update(&mut s, a, present).unwrap()), 0);
+    let reported: Vec<String> = s
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            icfuzz_engine::Event::Unimplemented { feature, .. } => Some(feature.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, ["ic0.data_certificate_present (state certificates in query calls)"]);
+}

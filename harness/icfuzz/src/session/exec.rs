@@ -22,6 +22,7 @@ pub(super) struct Exec<'s, B: Backend> {
     oracles: &'s mut [Box<dyn Oracle>],
     stats: &'s mut BTreeMap<(String, String), MethodStats>,
     misses: &'s mut BTreeSet<(String, String)>,
+    unimplemented: &'s mut BTreeMap<String, super::UnimplementedUse>,
     caps: Capabilities,
     stop_check: bool,
     needs_quiescence: bool,
@@ -47,6 +48,7 @@ impl<'s, B: Backend> Exec<'s, B> {
             oracles: &mut session.oracles,
             stats: &mut session.stats,
             misses: &mut session.adversary_misses,
+            unimplemented: &mut session.unimplemented,
             caps,
             stop_check,
             needs_quiescence,
@@ -515,8 +517,8 @@ impl<'s, B: Backend> Exec<'s, B> {
         });
     }
 
-    /// Takes the backend's events of this step, counting traps and requests to adversaries for methods they do
-    /// not impersonate.
+    /// Takes the backend's events of this step, counting traps, requests to adversaries for methods they do not
+    /// impersonate, and what canisters reached that the engine does not implement.
     fn collect_events(&mut self) {
         let from = self.events.len();
         if !self.b.take_events(&mut self.events) {
@@ -528,6 +530,9 @@ impl<'s, B: Backend> Exec<'s, B> {
                     if let Some(name) = self.env.target_name(canister) {
                         self.stats.entry((name.to_owned(), method.clone())).or_default().traps += 1;
                     }
+                }
+                Event::Unimplemented { feature, .. } => {
+                    self.unimplemented.entry(feature.to_string()).or_default().count += 1;
                 }
                 Event::Delivered { to, kind: MessageKind::Request { method, .. }, .. } => {
                     if let Some(a) = self.env.adversaries.iter().find(|a| a.id == *to) {

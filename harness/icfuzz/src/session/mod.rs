@@ -55,6 +55,18 @@ pub struct Session<B: Backend> {
     /// rejects those calls, so adding them to the adversary lets scenarios script their answers (zero-config
     /// discovery of what a canister calls).
     pub adversary_misses: BTreeSet<(String, String)>,
+    /// What canister code reached that the engine does not implement (a management method, a system API
+    /// feature), by description: every such answer differs from the IC's, so a campaign reports them.
+    pub unimplemented: BTreeMap<String, UnimplementedUse>,
+}
+
+/// How often this session's runs reached one unimplemented feature, and the first scenario that did.
+#[derive(Clone, Debug, Default)]
+pub struct UnimplementedUse {
+    /// Times reached (each execution or call that reached it counts once).
+    pub count: u64,
+    /// The first scenario that reached it (replay it for the trace).
+    pub first: Option<Scenario>,
 }
 
 /// The engine session: what [`crate::EnvironmentBuilder::build`] returns and the fuzz loop drives.
@@ -74,6 +86,7 @@ impl<B: Backend> Session<B> {
             stats: BTreeMap::new(),
             runs: 0,
             adversary_misses: BTreeSet::new(),
+            unimplemented: BTreeMap::new(),
         }
     }
 
@@ -115,7 +128,11 @@ impl<B: Backend> Session<B> {
         self.fresh = false;
         self.backend.discard_events();
         self.runs += 1;
-        exec::Exec::new(self).run(scenario)
+        let execution = exec::Exec::new(self).run(scenario);
+        for reached in self.unimplemented.values_mut().filter(|u| u.first.is_none()) {
+            reached.first = Some(scenario.clone());
+        }
+        execution
     }
 
     /// Decodes fuzzer bytes into a scenario for this environment (steps this backend can run only).
