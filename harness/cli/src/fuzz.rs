@@ -35,8 +35,8 @@ pub struct FuzzArgs {
     /// The canister module to fuzz (zero configuration). Without it: --config, or the icfuzz.toml, dfx.json or
     /// icp.yaml of the current directory.
     pub wasm: Option<PathBuf>,
-    /// Its Candid interface (default: the candid:service metadata, or the canister's
-    /// __get_candid_interface_tmp_hack query).
+    /// Its Candid interface (default: the candid:service metadata, else the get_candid_pointer export of
+    /// ic-cdk's export_candid!(), else the canister's __get_candid_interface_tmp_hack query).
     #[arg(long, value_name = "FILE")]
     pub did: Option<PathBuf>,
     /// An icfuzz.toml describing canisters, adversaries, actors, setup calls and invariants.

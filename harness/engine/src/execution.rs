@@ -14,6 +14,12 @@ use crate::types::{ErrorCode, Principal};
 /// few times the instructions of the blocks it counts; see module/coverage.rs).
 const COVERAGE_FUEL_MARGIN: u64 = 8;
 
+/// The export ic-cdk's `export_candid!()` adds (not a canister method: the IC never calls it).
+pub(crate) const CANDID_POINTER_EXPORT: &str = "get_candid_pointer";
+
+/// Longest Candid text read from `get_candid_pointer` (a bound against a module that returns garbage).
+const MAX_CANDID_TEXT: usize = 4 << 20;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub(crate) enum Entry {
@@ -28,6 +34,9 @@ pub(crate) enum Entry {
     },
     /// The module's start function (stripped by the rewrite and exported under a reserved name).
     Start,
+    /// `get_candid_pointer`, which ic-cdk's `export_candid!` adds for tools to read the interface: it returns a
+    /// pointer to a NUL-terminated Candid text, which is read out as the execution's reply (before rollback).
+    CandidPointer,
 }
 
 impl std::fmt::Display for Entry {
@@ -36,6 +45,7 @@ impl std::fmt::Display for Entry {
             Entry::Export(name) => f.write_str(name),
             Entry::Callback { fun, env } => write!(f, "callback(table[{fun}], env={env})"),
             Entry::Start => f.write_str("(start)"),
+            Entry::CandidPointer => f.write_str(CANDID_POINTER_EXPORT),
         }
     }
 }
@@ -133,6 +143,27 @@ fn call(code: &mut Code, entry: &Entry, memory64: bool) -> wasmtime::Result<()> 
             Some(func) => func.typed::<(), ()>(&code.store)?.call(&mut code.store, ()),
             None => Ok(()),
         },
+        Entry::CandidPointer => {
+            let func = code
+                .instance
+                .get_func(&mut code.store, CANDID_POINTER_EXPORT)
+                .ok_or_else(|| wasmtime::Error::msg(format!("the module does not export {CANDID_POINTER_EXPORT:?}")))?;
+            let pointer = if memory64 {
+                func.typed::<(), u64>(&code.store)?.call(&mut code.store, ())?
+            } else {
+                u64::from(func.typed::<(), u32>(&code.store)?.call(&mut code.store, ())?)
+            };
+            let memory = code.memory.ok_or_else(|| wasmtime::Error::msg("the module has no memory"))?;
+            let data = memory.data(&code.store);
+            let start = usize::try_from(pointer).ok().filter(|&p| p < data.len()).ok_or_else(|| wasmtime::Error::new(Trap::MemoryOutOfBounds))?;
+            let text = &data[start..data.len().min(start + MAX_CANDID_TEXT)];
+            let end = text.iter().position(|&b| b == 0).ok_or_else(|| wasmtime::Error::msg("the Candid text is not NUL-terminated"))?;
+            let bytes = text[..end].to_vec();
+            if let Some(exec) = code.store.data_mut().exec.as_mut() {
+                exec.response = Some(crate::types::Payload::Reply(bytes));
+            }
+            Ok(())
+        }
         Entry::Callback { fun, env } => {
             // Looked up when invoked, as the replica does (rs/embedders wasmtime_embedder.rs): an index outside the
             // table is "function not found" (IC0513) with no canister code run. Motoko passes -1 for the callbacks

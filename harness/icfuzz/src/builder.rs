@@ -465,11 +465,23 @@ fn with_principal(value: &candid::types::value::IDLValue, principal: Principal) 
     }
 }
 
-/// Reads a canister's interface through its `__get_candid_interface_tmp_hack` query.
+/// Reads a canister's interface from the module itself: the `get_candid_pointer` export of ic-cdk's
+/// `export_candid!()` (what a plain cargo build has), else the `__get_candid_interface_tmp_hack` query.
 fn fetch_interface(subnet: &mut Subnet, id: Principal, controller: Principal) -> Result<Interface, String> {
+    match subnet.exported_candid(id) {
+        Ok(Some(did)) => return Interface::parse(&did).map_err(|e| format!("the Candid text of get_candid_pointer: {e}")),
+        Ok(None) => {}
+        Err(r) => return Err(format!("no candid:service metadata and get_candid_pointer failed: {}", r.reject_message)),
+    }
     let reply = subnet
         .query_call(id, controller, "__get_candid_interface_tmp_hack", candid::encode_args(()).expect("empty args"))
-        .map_err(|r| format!("no candid:service metadata and __get_candid_interface_tmp_hack failed: {}", r.reject_message))?;
+        .map_err(|r| {
+            format!(
+                "no candid:service metadata, no get_candid_pointer export (ic-cdk's export_candid!()), and \
+                 __get_candid_interface_tmp_hack failed: {}",
+                r.reject_message
+            )
+        })?;
     let (did,): (String,) = candid::decode_args(&reply).map_err(|e| format!("__get_candid_interface_tmp_hack: {e}"))?;
     Interface::parse(&did).map_err(|e| e.to_string())
 }

@@ -1,7 +1,8 @@
 //! Candid interfaces of canisters: where they come from and what the fuzzer needs of them.
 //!
-//! An interface is read from a `.did` file, from the module's `candid:service` metadata section, or from the
-//! canister's own `__get_candid_interface_tmp_hack` query (in that order of preference, as `dfx` does).
+//! An interface is read from a `.did` file, from the module's `candid:service` metadata section, from the
+//! `get_candid_pointer` export that ic-cdk's `export_candid!()` adds (all a plain cargo build has; what
+//! candid-extractor reads), or from the canister's own `__get_candid_interface_tmp_hack` query, in that order.
 
 use candid::types::{FuncMode, Type, TypeEnv};
 use candid::IDLArgs;

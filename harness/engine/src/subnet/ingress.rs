@@ -118,6 +118,34 @@ impl Subnet {
         }
     }
 
+    /// The Candid interface in a module's `get_candid_pointer` export, which ic-cdk's `export_candid!()` adds so
+    /// tools can read the interface of a plain cargo build (no `candid:service` metadata): `Ok(None)` if the
+    /// module has no such export. It runs like a query (nothing it does is kept) and is not a canister method:
+    /// the IC never calls it, so it appears in no trace.
+    pub fn exported_candid(&mut self, canister: CanisterId) -> Result<Option<String>, RejectResponse> {
+        let c = self.canisters.get(&canister).ok_or_else(|| not_found(canister))?;
+        let Some(code) = c.code.as_ref() else {
+            return Err(empty_canister(canister));
+        };
+        if code.module.module.get_export_index(execution::CANDID_POINTER_EXPORT).is_none() {
+            return Ok(None);
+        }
+        let exec = self.exec_state(canister, ApiType::NonReplicatedQuery, Principal::anonymous(), Input::default(), 0, false, 0, 0);
+        let c = self.canisters.get_mut(&canister).expect("looked up above");
+        let code = c.code.as_mut().expect("looked up above");
+        let executed = execution::run(&self.runtime, code, &Entry::CandidPointer, exec, Persist::Discard);
+        match (executed.result, executed.exec.response) {
+            (Err(trap), _) => Err(RejectResponse::new(trap.code, trap.message)),
+            (Ok(()), Some(payload)) => {
+                let bytes = payload.into_result()?;
+                String::from_utf8(bytes).map(Some).map_err(|_| {
+                    RejectResponse::new(ErrorCode::CanisterContractViolation, "get_candid_pointer: the Candid text is not UTF-8")
+                })
+            }
+            (Ok(()), None) => Ok(None),
+        }
+    }
+
     /// Runs `canister_inspect_message` (if exported) for an ingress update; `Ok` if the canister accepted it.
     fn inspect_message(
         &mut self,

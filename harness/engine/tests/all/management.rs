@@ -237,3 +237,18 @@ fn a_query_asking_for_its_certificate_is_reported() {
         .collect();
     assert_eq!(reported, ["ic0.data_certificate_present (state certificates in query calls)"]);
 }
+
+/// A plain cargo build of an ic-cdk canister carries its interface only in the `get_candid_pointer` export of
+/// `export_candid!()`: the engine reads it without changing the canister; a module without it has none.
+#[test]
+fn the_candid_of_export_candid_is_read_from_the_module() {
+    let mut s = subnet();
+    let wallet = install(&mut s, "wallet", vec![]);
+    let hash = s.state_hash(wallet).unwrap();
+    let did = s.exported_candid(wallet).unwrap().expect("export_candid!() was used");
+    assert!(did.contains("public_key") && did.contains("sign") && did.contains("signatures"), "{did}");
+    assert_eq!(s.state_hash(wallet).unwrap(), hash, "reading it changes nothing");
+    assert_eq!(s.exported_candid(wallet).unwrap().as_deref(), Some(did.as_str()), "and it can be read again");
+    let uc = install_uc(&mut s);
+    assert_eq!(s.exported_candid(uc).unwrap(), None);
+}

@@ -9,7 +9,7 @@
 //! [[canister]]
 //! name = "bank"
 //! wasm = "target/wasm32-unknown-unknown/release/bank.wasm"
-//! did = "bank.did"                     # else the candid:service metadata or __get_candid_interface_tmp_hack
+//! did = "bank.did"                     # else candid:service metadata, get_candid_pointer, or the tmp_hack query
 //! init_args = "({ledger})"             # Candid text; {name} is the principal of a canister, adversary or actor
 //! exclude = ["credit"]                 # never called by scenarios
 //! weights = { withdraw = 3 }           # called three times as often as the others
