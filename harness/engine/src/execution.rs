@@ -155,9 +155,15 @@ fn call(code: &mut Code, entry: &Entry, memory64: bool) -> wasmtime::Result<()> 
             };
             let memory = code.memory.ok_or_else(|| wasmtime::Error::msg("the module has no memory"))?;
             let data = memory.data(&code.store);
-            let start = usize::try_from(pointer).ok().filter(|&p| p < data.len()).ok_or_else(|| wasmtime::Error::new(Trap::MemoryOutOfBounds))?;
+            let start = usize::try_from(pointer)
+                .ok()
+                .filter(|&p| p < data.len())
+                .ok_or_else(|| wasmtime::Error::new(Trap::MemoryOutOfBounds))?;
             let text = &data[start..data.len().min(start + MAX_CANDID_TEXT)];
-            let end = text.iter().position(|&b| b == 0).ok_or_else(|| wasmtime::Error::msg("the Candid text is not NUL-terminated"))?;
+            let end = text
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| wasmtime::Error::msg("the Candid text is not NUL-terminated"))?;
             let bytes = text[..end].to_vec();
             if let Some(exec) = code.store.data_mut().exec.as_mut() {
                 exec.response = Some(crate::types::Payload::Reply(bytes));

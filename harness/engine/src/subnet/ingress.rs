@@ -92,10 +92,6 @@ impl Subnet {
         let c = self.canisters.get_mut(&canister).expect("checked by check_callee");
         let code = c.code.as_mut().expect("checked by check_callee");
         let executed = execution::run(&self.runtime, code, &Entry::Export(export.clone()), exec, Persist::Discard);
-        self.report_unimplemented(canister, &executed.exec.unimplemented);
-        if executed.result.is_ok() && !executed.exec.calls.is_empty() {
-            self.report_unimplemented(canister, &[Unimplemented::CompositeQueryCalls]);
-        }
         self.events.push(Event::Executed {
             canister,
             entry: export,
@@ -105,6 +101,10 @@ impl Subnet {
             trap: executed.result.as_ref().err().map(|t| t.message.clone()),
             code: executed.result.as_ref().err().map(|t| t.code),
         });
+        self.report_unimplemented(canister, &executed.exec.unimplemented);
+        if executed.result.is_ok() && !executed.exec.calls.is_empty() {
+            self.report_unimplemented(canister, &[Unimplemented::CompositeQueryCalls]);
+        }
         match executed.result {
             Err(trap) => Err(RejectResponse::new(trap.code, trap.message)),
             Ok(()) if !executed.exec.calls.is_empty() => Err(RejectResponse::new(

@@ -31,11 +31,21 @@ fn reads_a_did_and_the_candid_service_metadata() {
     assert!(Interface::from_wasm_metadata(&wasm("bank")).is_none());
 }
 
+/// A plain cargo build (no .did, no metadata) is fuzzable: its interface comes from `export_candid!()`.
+#[test]
+fn a_cargo_build_without_metadata_has_its_interface_from_export_candid() {
+    let h = Environment::builder().canister(CanisterSpec::new("bank", wasm("bank")).target()).build().expect("builds");
+    let bank = &h.canisters()[0];
+    let names: Vec<&str> = bank.interface.methods.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"deposit") && names.contains(&"withdraw"), "{names:?}");
+}
+
 #[test]
 fn bad_interfaces_and_arguments_are_clear_errors() {
     assert!(Interface::parse("service : { broken").unwrap_err().to_string().contains("invalid Candid"));
+    // The universal canister has no interface anywhere (no .did, metadata, export_candid!() or tmp_hack query).
     let e = Environment::builder()
-        .canister(CanisterSpec::new("bank", wasm("bank")).target())
+        .canister(CanisterSpec::new("uc", wasm("universal")).target())
         .build()
         .err()
         .expect("no interface anywhere");
