@@ -72,7 +72,7 @@ fn init_arguments_default_to_adversaries() {
         .build()
         .expect("the bank installs with generated init arguments");
     let bank = &harness.canisters()[0];
-    assert_eq!(bank.interface.init_args.len(), 1, "the interface came from __get_candid_interface_tmp_hack");
+    assert_eq!(bank.interface.init_args.len(), 1, "the interface read from the module names the init argument");
     let mallory = harness.names().principal("mallory").unwrap();
     let ledger: candid::Principal = candid::decode_one(bank.init_arg()).unwrap();
     assert_eq!(ledger, mallory, "the bank's ledger is the adversary");
