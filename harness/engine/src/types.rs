@@ -284,6 +284,32 @@ pub fn canister_id_from_index(index: u64) -> CanisterId {
     Principal::from_slice(&bytes)
 }
 
+/// Something of the IC the engine does not implement, reached by canister code.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unimplemented {
+    /// A management-canister method the IC has (the engine rejects the call, which the IC would not).
+    ManagementMethod(String),
+    /// A system API function, or a use of one, the engine answers with a stand-in: its name and what is missing.
+    SystemApi {
+        /// The `ic0` function.
+        name: &'static str,
+        /// What the engine lacks for it.
+        missing: &'static str,
+    },
+    /// A composite query made calls (the engine rejects the query call).
+    CompositeQueryCalls,
+}
+
+impl std::fmt::Display for Unimplemented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unimplemented::ManagementMethod(method) => write!(f, "management method `{method}`"),
+            Unimplemented::SystemApi { name, missing } => write!(f, "ic0.{name} ({missing})"),
+            Unimplemented::CompositeQueryCalls => f.write_str("calls from composite queries"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

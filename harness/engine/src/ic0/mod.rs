@@ -210,7 +210,7 @@ pub(crate) enum HostError {
 /// Records that this execution used `ic0.{name}`, which the engine answers with a stand-in for lack of `missing`.
 fn unimplemented(c: &mut Caller<'_, HostState>, name: &'static str, missing: &'static str) {
     if let Some(exec) = c.data_mut().exec.as_mut() {
-        let feature = crate::subnet::Unimplemented::SystemApi { name, missing };
+        let feature = crate::types::Unimplemented::SystemApi { name, missing };
         if !exec.unimplemented.contains(&feature) {
             exec.unimplemented.push(feature);
         }
@@ -298,7 +298,7 @@ pub(crate) struct ExecState {
     /// `debug_print` output; kept even when the execution traps.
     pub logs: Vec<String>,
     /// What the execution reached that the engine answers with a stand-in (reported even when it traps).
-    pub unimplemented: Vec<crate::subnet::Unimplemented>,
+    pub unimplemented: Vec<crate::types::Unimplemented>,
     /// `ic0.time`.
     pub time_nanos: u64,
     /// `ic0.canister_status`.

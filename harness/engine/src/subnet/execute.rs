@@ -3,7 +3,8 @@
 //! callback runs its cleanup, and the IC's rules decide what the context answers and when it closes
 //! (ic-semantics §3).
 
-use super::events::{Event, Unimplemented};
+use super::events::Event;
+use crate::types::Unimplemented;
 use super::messages::{Message, Request, Responder, Response};
 use super::Subnet;
 use crate::canister::{CallOrigin, Callback};

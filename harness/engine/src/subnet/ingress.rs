@@ -1,7 +1,8 @@
 //! Ingress: submitting update calls (`canister_inspect_message` runs first), their status, awaiting them, and
 //! query calls, which run at once and never persist.
 
-use super::events::{EngineError, Event, IngressStatus, Unimplemented};
+use super::events::{EngineError, Event, IngressStatus};
+use crate::types::Unimplemented;
 use super::execute::{composite_in_replicated, did_not_reply, empty_canister, export_name, not_found, Input, MethodKind};
 use super::messages::{Ingress, Responder};
 use super::Subnet;

@@ -9,7 +9,8 @@ use ic_management_canister_types as mgmt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::events::{Event, Unimplemented};
+use super::events::Event;
+use crate::types::Unimplemented;
 use super::install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 use super::messages::{Message, PendingStop, Responder, Response};
 use super::Subnet;

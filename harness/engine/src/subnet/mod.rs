@@ -37,7 +37,7 @@ use crate::types::{
     canister_id_from_index, CanisterId, CanisterStatus, Cycles, LogRecord, MessageId, Principal, RejectResponse,
 };
 
-pub use events::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage, Unimplemented};
+pub use events::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage};
 pub use install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
 pub(crate) use messages::{Ingress, PendingStop, Queued};
 

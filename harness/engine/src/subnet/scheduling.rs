@@ -19,6 +19,13 @@ use super::Subnet;
 use crate::canister::Canister;
 use crate::types::{CanisterId, CanisterStatus, Cycles, ErrorCode, Payload, Principal, RejectResponse};
 
+/// Whether a bounded-wait deadline has passed, as the replica decides it: deadlines are whole seconds
+/// (`CoarseTime`, `floor(now + timeout)`) and expire when `deadline < floor(now)`, so a message is still good
+/// during the whole second its deadline names.
+pub(super) fn past_deadline(deadline_nanos: u64, now_nanos: u64) -> bool {
+    deadline_nanos / 1_000_000_000 < now_nanos / 1_000_000_000
+}
+
 impl Subnet {
     /// What happens when time moves on: idle fees, bounded-wait messages past their deadline time out, their
     /// callbacks become deliverable as SYS_UNKNOWN, and long-pending `stop_canister` calls are rejected.
@@ -29,7 +36,7 @@ impl Subnet {
         let mut timed_out = Vec::new();
         for (&(from, to), queue) in self.streams.iter_mut() {
             queue.retain(|q| match q.message.deadline_nanos() {
-                Some(deadline) if deadline <= now => {
+                Some(deadline) if past_deadline(deadline, now) => {
                     timed_out.push((from, to, q.message.kind()));
                     false
                 }
@@ -44,7 +51,7 @@ impl Subnet {
         let mut due = Vec::new();
         for (&id, c) in &self.canisters {
             for (&callback, cb) in &c.callbacks {
-                if cb.deadline_nanos.is_some_and(|d| d <= now) && !self.expired.contains_key(&(id, callback)) {
+                if cb.deadline_nanos.is_some_and(|d| past_deadline(d, now)) && !self.expired.contains_key(&(id, callback)) {
                     due.push((id, callback));
                 }
             }
@@ -397,9 +404,9 @@ impl Subnet {
 
     /// Appends a message to the stream from `from` to `to`.
     pub(super) fn enqueue(&mut self, from: Principal, to: Principal, message: Message) {
-        // A bounded-wait message produced at or after its deadline times out at once: a callee replying after the
-        // caller's deadline never reaches it (nor does its refund), and a request with a zero timeout never runs.
-        if message.deadline_nanos().is_some_and(|d| d <= self.time_nanos) {
+        // A bounded-wait message produced after its deadline times out at once: a callee replying after the
+        // caller's deadline never reaches it (nor does its refund).
+        if message.deadline_nanos().is_some_and(|d| past_deadline(d, self.time_nanos)) {
             self.events.push(Event::MessageTimedOut { from, to, kind: message.kind() });
             if let Message::Request(request) = &message {
                 self.expire_callback(request.sender, request.callback);

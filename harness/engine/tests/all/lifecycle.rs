@@ -58,8 +58,11 @@ fn a_bounded_wait_caller_stops_after_the_deadline() {
     let stop = submit_mgmt(&mut s, "stop_canister", a);
     s.deliver(Delivery::Ingress(stop)).unwrap();
     assert_eq!(s.canister_status(a).unwrap(), CanisterStatus::Stopping);
+    // At the deadline's second the request is still good (the replica expires `deadline < floor(now)`)...
     s.advance_time(30 * SECOND);
-    // The queued request timed out; only the SYS_UNKNOWN for A's callback is left.
+    assert!(s.pending().iter().any(|p| p.delivery == Delivery::Stream { from: a, to: b }), "{:?}", s.pending());
+    // ...and once that second is over it has timed out; only the SYS_UNKNOWN for A's callback is left.
+    s.advance_time(SECOND);
     let pending = s.pending();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert!(matches!(pending[0].kind, MessageKind::DeadlineExpired { .. }));

@@ -121,7 +121,7 @@ fn a_shed_response_surfaces_as_sys_unknown_at_the_deadline() {
     s.inject_fault(shed).unwrap();
     assert!(s.run_until_quiet(10).is_ok());
     assert!(matches!(s.ingress_status(id).unwrap(), icfuzz_engine::IngressStatus::Processing), "waits for the deadline");
-    s.advance_time(20 * SECOND);
+    s.advance_time(21 * SECOND);
     let (code, _) = relayed_reject(&s.await_call(id).unwrap().unwrap());
     assert_eq!(code, RejectCode::SysUnknown as u64);
     assert_eq!(counter(&mut s, b), 1);
@@ -189,12 +189,25 @@ fn a_reply_after_the_deadline_is_dropped_with_its_refund() {
     assert_eq!(s.cycle_balance(a).unwrap(), balance - 1000, "no refund on SYS_UNKNOWN, even from a late reply");
 }
 
+/// Deadlines are whole seconds and expire when `deadline < floor(now)` (the replica's `CoarseTime`): a zero
+/// timeout is good until the current second ends, not expired at once.
 #[test]
-fn a_zero_timeout_call_expires_at_once() {
+fn a_zero_timeout_call_lives_until_its_second_ends() {
     let mut s = subnet();
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     s.advance_time(SECOND / 3);
     let reply = update(&mut s, a, bounded_call(b, 0, Program::new().inc_counter().drop().reply())).unwrap();
-    assert_eq!(relayed_reject(&reply).0, RejectCode::SysUnknown as u64);
-    assert_eq!(counter(&mut s, b), 0, "the request timed out before it could run");
+    assert_eq!(reply, b"", "delivered within its second, the request runs and its reply arrives");
+    assert_eq!(counter(&mut s, b), 1);
+    // The same call, but the second ends before the request is delivered: it times out and the caller gets
+    // SYS_UNKNOWN without the callee running.
+    let id = s.submit_call(a, user(), "update", bounded_call(b, 0, Program::new().inc_counter().drop().reply()).build()).unwrap();
+    s.deliver(Delivery::Ingress(id)).unwrap();
+    s.advance_time(SECOND / 2);
+    assert!(s.pending().iter().any(|p| p.delivery == Delivery::Stream { from: a, to: b }), "still within its second");
+    s.advance_time(SECOND / 2);
+    assert!(s.pending().iter().all(|p| p.delivery != Delivery::Stream { from: a, to: b }), "{:?}", s.pending());
+    s.run_until_quiet(10).unwrap();
+    assert_eq!(relayed_reject(&s.await_call(id).unwrap().unwrap()).0, RejectCode::SysUnknown as u64);
+    assert_eq!(counter(&mut s, b), 1, "the request timed out before it could run");
 }
