@@ -538,8 +538,7 @@ fn report_unimplemented(shared: &Shared, out: &std::path::Path) -> Result<()> {
         let mut line = format!("  {what}: reached {} time(s)", used.count);
         let mut first = None;
         if let Some(scenario) = &used.first {
-            let slug: String = what.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-            let path = crate::files::fresh_path(&dir.join(format!("{}.json", slug.trim_matches('_'))));
+            let path = crate::files::fresh_path(&dir.join(format!("{}.json", icfuzz::report::identifier(what))));
             write_new(&path, scenario.to_json().as_bytes())?;
             line.push_str(&format!("; see it with: icfuzz replay {}", path.display()));
             first = Some(path.display().to_string());

@@ -49,6 +49,20 @@ pub fn sha1_hex(data: &[u8]) -> String {
     Sha1::from(data).digest().to_string()
 }
 
+/// `text` as a lowercase identifier and file stem: ASCII letters and digits, every other run of characters one `_`,
+/// none at either end (test names, files named after a finding or a feature).
+pub fn identifier(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.truncate(out.trim_end_matches('_').len());
+    out
+}
 
 /// The source of a Rust `#[test]` that replays a finding's scenario in the environment of `config` (an
 /// `icfuzz.toml`, paths absolute) and fails while the finding (by signature) is still produced: a regression test
@@ -58,20 +72,13 @@ pub fn regression_test(config: &std::path::Path, scenario: &crate::Scenario, fin
     let signature = finding.signature();
     let hashes = "#".repeat(longest_hash_run(&json).max(longest_hash_run(&signature)) + 1);
     let digest = sha1_hex(json.as_bytes());
-    let mut name = format!(
+    let name = identifier(&format!(
         "icfuzz_{}_{}_{}_{}",
         finding.kind.id(),
         finding.canister.as_deref().unwrap_or("env"),
         finding.method.as_deref().unwrap_or(&finding.oracle),
         &digest[..8]
-    )
-    .to_lowercase()
-    .chars()
-    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-    .collect::<String>();
-    while name.contains("__") {
-        name = name.replace("__", "_");
-    }
+    ));
     let finding_text = finding.to_string().replace('\n', " ");
     // Plain `//` comments, not `//!`: the test can then be appended to an existing test file or `include!`d.
     format!(

@@ -3,7 +3,7 @@
 //! callback runs its cleanup, and the IC's rules decide what the context answers and when it closes
 //! (ic-semantics §3).
 
-use super::events::Event;
+use super::events::{Event, MessageKind};
 use crate::types::Unimplemented;
 use super::messages::{Message, Request, Responder, Response};
 use super::Subnet;
@@ -167,8 +167,11 @@ impl Subnet {
         self.run_in_context(response.originator, callback.context, entry, api, input, callback.cleanup, prepaid);
     }
 
-    /// Runs a system task (timer, heartbeat) in its own call context, which has no caller to answer.
-    pub(super) fn run_system_task(&mut self, id: CanisterId, export: &str) {
+    /// Delivers a system task (timer, heartbeat): records the delivery and runs `export` in its own call context,
+    /// which has no caller to answer.
+    pub(super) fn run_system_task(&mut self, id: CanisterId, kind: MessageKind, export: &str) {
+        // System tasks come from no stream: they carry no sequence number.
+        self.events.push(Event::Delivered { seq: u64::MAX, from: Principal::management_canister(), to: id, kind });
         let c = self.canisters.get_mut(&id).expect("checked by caller");
         let context = c.open_context(CallOrigin::System, export.to_owned(), 0, 0);
         self.run_in_context(id, context, Entry::Export(export.to_owned()), ApiType::SystemTask, Input::default(), None, None);

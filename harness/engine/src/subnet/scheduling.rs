@@ -264,27 +264,15 @@ impl Subnet {
                 if !self.due_timers().contains(&id) {
                     return Err(EngineError::NotPending(delivery));
                 }
-                self.events.push(Event::Delivered {
-                    seq: u64::MAX,
-                    from: Principal::management_canister(),
-                    to: id,
-                    kind: MessageKind::Timer,
-                });
                 // The timer is cleared before the handler runs; it must re-arm itself (ic-semantics §8).
                 self.canisters.get_mut(&id).expect("due").global_timer = 0;
-                self.run_system_task(id, "canister_global_timer");
+                self.run_system_task(id, MessageKind::Timer, "canister_global_timer");
             }
             Delivery::Heartbeat(id) => {
                 if !self.heartbeat_runnable(id) {
                     return Err(EngineError::NotPending(delivery));
                 }
-                self.events.push(Event::Delivered {
-                    seq: u64::MAX,
-                    from: Principal::management_canister(),
-                    to: id,
-                    kind: MessageKind::Heartbeat,
-                });
-                self.run_system_task(id, "canister_heartbeat");
+                self.run_system_task(id, MessageKind::Heartbeat, "canister_heartbeat");
             }
             Delivery::DeadlineExpired { canister, callback } => {
                 let seq = self.expired.remove(&(canister, callback)).ok_or(EngineError::NotPending(delivery))?;

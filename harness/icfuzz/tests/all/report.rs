@@ -15,3 +15,10 @@ fn coverage_report_lists_executed_functions_by_name() {
     assert!(report.contains("deposit"), "{report}");
     assert!(!report.contains("withdraw_then_trap"), "functions that never ran are not listed:\n{report}");
 }
+
+#[test]
+fn identifiers_are_lowercase_words_joined_by_single_underscores() {
+    assert_eq!(icfuzz::report::identifier("management method `sign_with_ecdsa`"), "management_method_sign_with_ecdsa");
+    assert_eq!(icfuzz::report::identifier("ic0.cost_http_request (HTTP outcall fees)"), "ic0_cost_http_request_http_outcall_fees");
+    assert_eq!(icfuzz::report::identifier("ICF-100__bank.withdraw"), "icf_100_bank_withdraw");
+}
