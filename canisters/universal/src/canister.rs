@@ -67,6 +67,9 @@ mod ic0 {
         pub fn global_timer_set(timestamp: u64) -> u64;
         pub fn performance_counter(counter_type: u32) -> u64;
         pub fn cost_call(method_name_size: u64, payload_size: u64, dst: usize);
+        pub fn cost_sign_with_ecdsa(src: usize, size: usize, curve: u32, dst: usize) -> u32;
+        pub fn cost_sign_with_schnorr(src: usize, size: usize, algorithm: u32, dst: usize) -> u32;
+        pub fn cost_vetkd_derive_key(src: usize, size: usize, curve: u32, dst: usize) -> u32;
         pub fn env_var_count() -> usize;
         pub fn env_var_value_size(name_src: usize, name_size: usize) -> usize;
         pub fn env_var_value_copy(name_src: usize, name_size: usize, dst: usize, offset: usize, size: usize);
@@ -457,6 +460,20 @@ fn step(op: Op, reader: &mut Reader<'_>, stack: &mut Stack) {
                 let payload_len = stack.pop_int();
                 let name_len = stack.pop_int();
                 stack.push_int(cycles128(|d| ic0::cost_call(name_len, payload_len, d)));
+            }
+            Op::CostSign => {
+                let curve = stack.pop_int() as u32;
+                let name = stack.pop();
+                let kind = stack.pop_int();
+                let mut dst = [0xffu8; 16];
+                let (src, len, out) = (name.as_ptr() as usize, name.len(), dst.as_mut_ptr() as usize);
+                let code = match kind {
+                    0 => ic0::cost_sign_with_ecdsa(src, len, curve, out),
+                    1 => ic0::cost_sign_with_schnorr(src, len, curve, out),
+                    _ => ic0::cost_vetkd_derive_key(src, len, curve, out),
+                };
+                stack.push(dst.to_vec());
+                stack.push_int(u64::from(code));
             }
 
             Op::SetPreUpgrade => {

@@ -181,6 +181,10 @@ define_ops! {
     CyclesBurn128 = 0x65,
     /// Pop int payload length, pop int method-name length; push the low 64 bits of `cost_call`.
     CostCall = 0x66,
+    /// Pop int curve (or algorithm), pop a key name, pop int kind (0 ECDSA, 1 Schnorr, 2 vetKD); call
+    /// `cost_sign_with_ecdsa`/`cost_sign_with_schnorr`/`cost_vetkd_derive_key`; push the 16-byte destination
+    /// (filled with 0xff first, so an untouched one shows), then the return code as an int.
+    CostSign = 0x67,
 
     // ---- Stored programs for argument-less entry points (heap, so lost on upgrade) ----
     /// Pop a program that `canister_pre_upgrade` will run.

@@ -87,29 +87,48 @@ fn zero_config_discovers_the_callee_and_finds_cannot_stop_but_not_in_the_fixed_t
     assert!(text(&out.stderr).contains("no finding") && text(&out.stderr).contains("400 scenarios"), "{}", show(&out));
 }
 
-/// `canisters/wallet` (a plain cargo build: its interface is in `get_candid_pointer` only) signs with threshold
-/// ECDSA, which the engine does not implement yet: the campaign says so
-/// (what, how often, a scenario that reaches it) instead of passing the engine's rejects off as the IC's.
+/// `canisters/oracle` (a plain cargo build: its interface is in `get_candid_pointer` only) fetches a price over an
+/// HTTP outcall, which the engine does not implement yet: the campaign says so (what, how often, a scenario that
+/// reaches it) instead of passing the engine's rejects off as the IC's.
 #[test]
 fn a_campaign_reports_what_the_engine_does_not_implement() {
     let dir = temp("unimplemented");
     let out_dir = dir.join("out");
     // Zero configuration: a plain cargo build, whose interface is only in `export_candid!()`'s export.
-    let wasm = icfuzz_test_canisters::wasm_path("wallet");
+    let wasm = icfuzz_test_canisters::wasm_path("oracle");
     let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "200", "--seed", "1", "--jobs", "2", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("feature(s) the engine does not implement"), "{}", show(&out));
-    assert!(stderr.contains("management method `ecdsa_public_key`: reached"), "{}", show(&out));
+    assert!(stderr.contains("management method `http_request`: reached"), "{}", show(&out));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
     let listed = report["unimplemented"].as_array().unwrap();
-    let public_key = listed.iter().find(|u| u["what"] == "management method `ecdsa_public_key`").expect("listed");
-    assert!(public_key["count"].as_u64().unwrap() > 0, "{report}");
+    let outcall = listed.iter().find(|u| u["what"] == "management method `http_request`").expect("listed");
+    assert!(outcall["count"].as_u64().unwrap() > 0, "{report}");
+    assert!(listed.iter().any(|u| u["what"].as_str().unwrap().starts_with("ic0.cost_http_request")), "{report}");
     // The first scenario that reached it replays, and its trace shows where.
-    let first = public_key["first_scenario"].as_str().unwrap();
+    let first = outcall["first_scenario"].as_str().unwrap();
     let out = icfuzz(&["replay", first]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(text(&out.stdout).contains("reached management method `ecdsa_public_key`, which the engine does not implement"), "{}", show(&out));
+    assert!(text(&out.stdout).contains("reached management method `http_request`, which the engine does not implement"), "{}", show(&out));
+}
+
+/// `canisters/wallet` signs with threshold ECDSA and Schnorr on the engine's test keys: with zero configuration
+/// it installs, signs, and a campaign finds nothing and reports nothing unimplemented.
+#[test]
+fn a_threshold_signing_wallet_fuzzes_clean() {
+    let dir = temp("wallet");
+    let out_dir = dir.join("out");
+    let wasm = icfuzz_test_canisters::wasm_path("wallet");
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "300", "--seed", "3", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no finding"), "{}", show(&out));
+    assert!(!stderr.contains("does not implement"), "{}", show(&out));
+    assert!(!out_dir.join("unimplemented.json").exists() || {
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
+        report["unimplemented"].as_array().unwrap().is_empty()
+    });
 }
 
 #[test]

@@ -31,6 +31,12 @@ pub struct Fees {
     pub storage_per_gib_second: Cycles,
     /// Fee of `create_canister` called by a canister.
     pub create_canister: Cycles,
+    /// Fee of one `sign_with_ecdsa` with a key held by a 13-node subnet (scaled by the holder's size).
+    pub ecdsa_signature: Cycles,
+    /// Fee of one `sign_with_schnorr`, likewise.
+    pub schnorr_signature: Cycles,
+    /// Fee of one `vetkd_derive_key`, likewise.
+    pub vetkd: Cycles,
 }
 
 impl Fees {
@@ -44,6 +50,9 @@ impl Fees {
         ingress_per_byte: 0,
         storage_per_gib_second: 0,
         create_canister: 0,
+        ecdsa_signature: 0,
+        schnorr_signature: 0,
+        vetkd: 0,
     };
 
     /// A 13-node application subnet.
@@ -56,6 +65,9 @@ impl Fees {
         ingress_per_byte: 2_000,
         storage_per_gib_second: 127_000,
         create_canister: 500_000_000_000,
+        ecdsa_signature: 10_000_000_000,
+        schnorr_signature: 10_000_000_000,
+        vetkd: 10_000_000_000,
     };
 
     /// Fee of an execution that used `instructions`.

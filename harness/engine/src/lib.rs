@@ -36,6 +36,7 @@ mod runtime;
 mod snapshot;
 mod stable_memory;
 mod subnet;
+mod threshold;
 mod tracked_memory;
 mod types;
 

@@ -427,6 +427,12 @@ impl Program {
         self.op(Op::CostCall)
     }
 
+    /// `CostSign`: pops curve, key name and kind (0 ECDSA, 1 Schnorr, 2 vetKD); push the 16-byte fee
+    /// destination (0xff-filled if untouched), then the return code.
+    pub fn cost_sign(self) -> Self {
+        self.op(Op::CostSign)
+    }
+
     // ---- Stored programs ----
 
     /// `SetPreUpgrade`: pops a program for `canister_pre_upgrade`.

@@ -2,11 +2,13 @@
 //!
 //! `cost_call` reports exactly what `call_perform` takes, and the liquid balance is the balance minus the freezing
 //! limit: ic-cdk refuses to call unless `liquid ≥ cost_call + attached` (ic-semantics §9), so the two must agree.
-//! The engine has no HTTP outcalls or threshold keys; their `cost_*` report 0.
+//! Threshold fees are those of the key's holder (`threshold.rs`); the engine has no HTTP outcalls yet, and
+//! `cost_http_request*` report 0 (and record that they were used).
 
 use wasmtime::{Caller, Linker};
 
 use super::{allowed, call::add_cycles, cycles_from_parts, exec_in, violation, write_cycles, HostState, Ptr};
+use crate::threshold::{self, Scheme};
 use crate::types::Cycles;
 
 fn to_u64(amount: Cycles, name: &str) -> wasmtime::Result<u64> {
@@ -61,8 +63,8 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
         let cost = exec_in(&mut c, allowed::ALL, "cost_create_canister")?.fees.create_canister;
         write_cycles(&mut c, dst.get(), cost, "cost_create_canister")
     })?;
-    // HTTP outcalls and threshold keys do not exist on the engine's subnet yet: the stand-in answers (0 cycles,
-    // "unknown key") are recorded as unimplemented so a campaign says so.
+    // HTTP outcalls do not exist on the engine's subnet yet: the stand-in answer (0 cycles) is recorded as
+    // unimplemented so a campaign says so.
     linker.func_wrap("ic0", "cost_http_request", |mut c: Caller<'_, HostState>, _req: u64, _max_res: u64, dst: P| {
         super::unimplemented(&mut c, "cost_http_request", "HTTP outcall fees");
         write_cycles(&mut c, dst.get(), 0, "cost_http_request")
@@ -72,16 +74,27 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
         super::unimplemented(&mut c, "cost_http_request_v2", "HTTP outcall fees");
         write_cycles(&mut c, dst.get(), 0, "cost_http_request_v2")
     })?;
+    // Threshold fees: the key name is read from memory; 0 = known key (fee written), 1 = unknown curve or
+    // algorithm, 2 = unknown key name (the spec's codes; nothing is written on failure).
     for name in ["cost_sign_with_ecdsa", "cost_sign_with_schnorr", "cost_vetkd_derive_key"] {
         linker.func_wrap(
             "ic0",
             name,
-            move |mut c: Caller<'_, HostState>, src: P, size: P, _curve: u32, dst: P| -> wasmtime::Result<u32> {
-                super::read_bytes(&mut c, src.get(), size.get(), name)?;
-                super::unimplemented(&mut c, name, "threshold keys");
-                // No threshold keys exist on the engine's subnet: 2 = unknown key name.
-                write_cycles(&mut c, dst.get(), 0, name)?;
-                Ok(2)
+            move |mut c: Caller<'_, HostState>, src: P, size: P, curve: u32, dst: P| -> wasmtime::Result<u32> {
+                let key_name = super::read_bytes(&mut c, src.get(), size.get(), name)?;
+                let scheme = match (name, curve) {
+                    ("cost_sign_with_ecdsa", 0) => Scheme::EcdsaSecp256k1,
+                    ("cost_sign_with_schnorr", 0) => Scheme::Bip340,
+                    ("cost_sign_with_schnorr", 1) => Scheme::Ed25519,
+                    ("cost_vetkd_derive_key", 0) => Scheme::VetKd,
+                    _ => return Ok(1),
+                };
+                let Some(key_name) = std::str::from_utf8(&key_name).ok().filter(|n| threshold::has_key(n)) else {
+                    return Ok(2);
+                };
+                let fee = threshold::fee(&exec_in(&mut c, allowed::ALL, name)?.fees, scheme, key_name);
+                write_cycles(&mut c, dst.get(), fee, name)?;
+                Ok(0)
             },
         )?;
     }

@@ -2,7 +2,7 @@
 //!
 //! Requests to the management canister run when delivered, like any other request; their replies travel back
 //! through the stream from `aaaaa-aa` to the caller. `install_code` is decoded here and carried out by
-//! `install.rs`.
+//! `install.rs`, threshold signatures by `signing.rs`.
 
 use candid::{CandidType, Decode, Encode, Nat};
 use ic_management_canister_types as mgmt;
@@ -195,7 +195,7 @@ impl Subnet {
         via_ingress: bool,
     ) -> Result<Vec<u8>, RejectResponse> {
         let canister_only = |name: &str| {
-            reject(ErrorCode::CanisterRejectedMessage, format!("Only canisters can call the management method {name}"))
+            reject(ErrorCode::CanisterRejectedMessage, format!("Only canisters can call ic00 method {name}"))
         };
         match method {
             "provisional_create_canister_with_cycles" => {
@@ -316,6 +316,9 @@ impl Subnet {
                 Ok(empty_reply())
             }
             other => {
+                if let Some(result) = self.threshold_method(caller, other, arg, cycles, via_ingress) {
+                    return result;
+                }
                 if IC_MANAGEMENT_METHODS.contains(&other) {
                     // The IC has it; the engine's reject is a divergence the campaign must hear about.
                     self.events.push(Event::Unimplemented { canister: caller, feature: Unimplemented::ManagementMethod(other.to_owned()) });

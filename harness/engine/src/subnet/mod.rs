@@ -23,6 +23,7 @@ mod install;
 mod management;
 mod messages;
 mod scheduling;
+mod signing;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

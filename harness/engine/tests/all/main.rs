@@ -15,6 +15,7 @@ mod limits;
 mod management;
 mod motoko;
 mod rollback;
+mod signing;
 mod snapshots;
 mod stack;
 mod time;
