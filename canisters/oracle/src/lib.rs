@@ -1,6 +1,7 @@
 //! A price oracle: `refresh` fetches the ICP/USD price from an exchange API over an HTTP outcall, whose response
 //! every replica passes through `transform` (keeping the status and body, dropping headers that differ between
-//! replicas) before consensus; `price` serves the last price and when it was fetched.
+//! replicas) before consensus; `price` serves the last price and when it was fetched, `refreshes` how many
+//! refreshes stored one, and `certified_price` the price with the subnet's certificate of it.
 //!
 //! The exchange's answer is untrusted input: a price that does not parse, or is zero, is refused rather than
 //! stored.
@@ -18,6 +19,8 @@ const MAX_RESPONSE_BYTES: u64 = 4_096;
 thread_local! {
     /// (price in micro-dollars, nanoseconds since the epoch when fetched)
     static PRICE: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+    /// Successful refreshes.
+    static REFRESHES: Cell<u64> = const { Cell::new(0) };
 }
 
 #[derive(Deserialize)]
@@ -56,7 +59,13 @@ async fn refresh() -> Result<u64, String> {
     if price == 0 {
         return Err("the exchange quoted a zero price".to_owned());
     }
-    PRICE.set(Some((price, ic_cdk::api::time())));
+    let now = ic_cdk::api::time();
+    PRICE.set(Some((price, now)));
+    // Certify the price and its time, so clients can check what a single replica's query answers.
+    let mut certified = price.to_be_bytes().to_vec();
+    certified.extend_from_slice(&now.to_be_bytes());
+    ic_cdk::api::certified_data_set(&certified);
+    REFRESHES.set(REFRESHES.get() + 1);
     Ok(price)
 }
 
@@ -64,6 +73,21 @@ async fn refresh() -> Result<u64, String> {
 #[ic_cdk::query]
 fn price() -> Option<(u64, u64)> {
     PRICE.get()
+}
+
+/// The last price and its time with the subnet's certificate of them (the certified data is the price and the
+/// time, 8 bytes each, big-endian).
+#[ic_cdk::query]
+fn certified_price() -> Option<(u64, u64, Vec<u8>)> {
+    let (price, time) = PRICE.get()?;
+    let certificate = ic_cdk::api::data_certificate()?;
+    Some((price, time, certificate))
+}
+
+/// How many refreshes stored a price.
+#[ic_cdk::query]
+fn refreshes() -> u64 {
+    REFRESHES.get()
 }
 
 /// Keeps what every replica saw alike: the status and the body.

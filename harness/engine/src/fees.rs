@@ -37,7 +37,19 @@ pub struct Fees {
     pub schnorr_signature: Cycles,
     /// Fee of one `vetkd_derive_key`, likewise.
     pub vetkd: Cycles,
+    /// HTTP outcall fee per node: base, plus per node of the subnet, per request byte and per byte of
+    /// `max_response_bytes` (`http_request_fee`, multiplied by the subnet's 13 nodes).
+    pub http_base: Cycles,
+    /// See [`Fees::http_base`].
+    pub http_per_node: Cycles,
+    /// See [`Fees::http_base`].
+    pub http_per_request_byte: Cycles,
+    /// See [`Fees::http_base`].
+    pub http_per_response_byte: Cycles,
 }
+
+/// Nodes of the subnet the fees are those of.
+const SUBNET_NODES: Cycles = 13;
 
 impl Fees {
     /// No fees: balances change only by what canister code moves.
@@ -53,6 +65,10 @@ impl Fees {
         ecdsa_signature: 0,
         schnorr_signature: 0,
         vetkd: 0,
+        http_base: 0,
+        http_per_node: 0,
+        http_per_request_byte: 0,
+        http_per_response_byte: 0,
     };
 
     /// A 13-node application subnet.
@@ -68,6 +84,10 @@ impl Fees {
         ecdsa_signature: 10_000_000_000,
         schnorr_signature: 10_000_000_000,
         vetkd: 10_000_000_000,
+        http_base: 3_000_000,
+        http_per_node: 60_000,
+        http_per_request_byte: 400,
+        http_per_response_byte: 800,
     };
 
     /// Fee of an execution that used `instructions`.
@@ -90,6 +110,16 @@ impl Fees {
     /// reservation, and the prepaid execution of the callback.
     pub fn call_cost(&self, bytes: usize, callback_instruction_limit: u64, memory64: bool) -> Cycles {
         self.transmission(bytes) + self.response_reservation() + self.execution(callback_instruction_limit, memory64)
+    }
+
+    /// Fee of an HTTP outcall whose variable parts (URL, headers, body, transform name and context) take
+    /// `request_bytes` and that accepts up to `max_response_bytes`: what `ic0.cost_http_request` reports.
+    pub fn http_request(&self, request_bytes: u64, max_response_bytes: u64) -> Cycles {
+        (self.http_base
+            + self.http_per_node * SUBNET_NODES
+            + self.http_per_request_byte * Cycles::from(request_bytes)
+            + self.http_per_response_byte * Cycles::from(max_response_bytes))
+            * SUBNET_NODES
     }
 
     /// Fee of receiving an ingress message of `bytes`.
@@ -120,6 +150,15 @@ mod tests {
         assert_eq!(cost, 260_000 + 10_000 + 2_097_152_000 + 5_000_000 + 40_000_000_000);
         assert!(fees.call_cost(10, 40_000_000_000, true) > cost + 39_000_000_000);
         assert_eq!(Fees::ZERO.call_cost(1 << 20, u64::MAX, true), 0);
+    }
+
+    #[test]
+    fn http_outcall_fee_is_the_replicas_formula() {
+        // (3 M + 60 K·13 + 400·req + 800·resp)·13: 49,140,000 + 5,200·req + 10,400·resp.
+        let fees = Fees::APPLICATION_SUBNET;
+        assert_eq!(fees.http_request(0, 0), 49_140_000);
+        assert_eq!(fees.http_request(100, 2_000_000), 49_140_000 + 520_000 + 20_800_000_000);
+        assert_eq!(Fees::ZERO.http_request(100, 2_000_000), 0);
     }
 
     #[test]

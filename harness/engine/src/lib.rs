@@ -48,8 +48,8 @@ pub use fees::{Fees, DEFAULT_FREEZING_THRESHOLD_SECONDS};
 pub use module::InvalidModule;
 pub use snapshot::{RestoreStats, SubnetSnapshot};
 pub use subnet::{
-    Delivery, EngineError, Event, Fault, IngressStatus, InstallMode, MessageKind, PendingMessage, Subnet, UpgradeOptions,
-    WasmMemoryPersistence,
+    Delivery, EngineError, Event, Fault, HttpAnswer, HttpOutcall, IngressStatus, InstallMode, MessageKind, PendingMessage,
+    Subnet, UpgradeOptions, WasmMemoryPersistence,
 };
 pub use types::{
     canister_id_from_index, CallResult, CanisterId, CanisterStatus, Cycles, ErrorCode, LogRecord, MessageId, Payload,

@@ -29,6 +29,8 @@ pub struct SubnetSnapshot {
     rand_counter: u64,
     expired: BTreeMap<(CanisterId, u64), u64>,
     pending_stops: BTreeMap<CanisterId, Vec<PendingStop>>,
+    outcalls: BTreeMap<u64, crate::subnet::PendingOutcall>,
+    next_outcall: u64,
     events: Vec<Event>,
 }
 
@@ -91,6 +93,8 @@ impl Subnet {
             rand_counter: self.rand_counter,
             expired: self.expired.clone(),
             pending_stops: self.pending_stops.clone(),
+            outcalls: self.outcalls.clone(),
+            next_outcall: self.next_outcall,
             events: self.events.clone(),
         }
     }
@@ -138,6 +142,8 @@ impl Subnet {
         self.rand_counter = snapshot.rand_counter;
         self.expired.clone_from(&snapshot.expired);
         self.pending_stops.clone_from(&snapshot.pending_stops);
+        self.outcalls.clone_from(&snapshot.outcalls);
+        self.next_outcall = snapshot.next_outcall;
         self.events.clone_from(&snapshot.events);
         Ok(stats)
     }

@@ -67,6 +67,9 @@ error_codes! {
     /// Not an IC error code: the HTTP endpoint refused an ingress message over the size limit (413) before it
     /// entered the state. The IC gives no `IC0xxx` code for this.
     RequestTooLarge = 1,
+    /// Not an IC error code: an HTTP outcall failed in the adapter or its checks (the canister sees only the reject
+    /// code, SYS_TRANSIENT or SYS_FATAL, and the message).
+    HttpOutcallFailed = 2,
     /// A queue between two canisters is full.
     CanisterQueueFull = 201,
     /// A pending `stop_canister` call timed out.
@@ -181,6 +184,7 @@ impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorCode::RequestTooLarge => f.write_str("HTTP 413"),
+            ErrorCode::HttpOutcallFailed => f.write_str("HTTP outcall"),
             code => write!(f, "IC{:04}", *code as u32),
         }
     }

@@ -362,6 +362,7 @@ impl EnvironmentBuilder {
                 upgradable: spec.upgradable,
                 exclude,
                 weights: spec.weights.clone(),
+                words: crate::words::module_words(&spec.wasm),
             });
         }
         if !canisters.iter().any(|c| c.target) {

@@ -48,6 +48,8 @@ pub struct CanisterInfo {
     pub exclude: Vec<String>,
     /// Relative weights of methods in generated calls (unlisted methods weigh 1; 0 excludes).
     pub weights: BTreeMap<String, u32>,
+    /// Identifier-like strings of its data segments ([`crate::words`]).
+    pub(crate) words: Vec<String>,
 }
 
 impl CanisterInfo {

@@ -61,7 +61,7 @@ pub struct FuzzReport {
 }
 
 /// splitmix64: a tiny deterministic generator (the loop must not depend on host randomness).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -76,7 +76,7 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
     }
 }

@@ -131,7 +131,7 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 /// A gzip-compressed module (as dfx ships them) is decompressed (up to 256 MiB); anything else is used as is.
-fn maybe_gunzip(wasm: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+pub(crate) fn maybe_gunzip(wasm: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     use std::io::Read;
     if !wasm.starts_with(&[0x1f, 0x8b]) {
         return Some(std::borrow::Cow::Borrowed(wasm));

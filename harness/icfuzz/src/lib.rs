@@ -45,6 +45,7 @@ pub mod report;
 pub mod fuzz;
 pub mod minimize;
 pub mod libfuzzer;
+mod words;
 
 pub use builder::{AdversarySpec, CanisterSpec, EnvironmentBuilder};
 pub use environment::{
@@ -52,6 +53,6 @@ pub use environment::{
 };
 pub use oracle::{Finding, FindingKind, Invariant, Oracle, Oracles};
 pub use plan::MAX_DELIVERIES_PER_DRAIN;
-pub use scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+pub use scenario::{FaultRef, MessageRef, OutcallAnswer, OutcallRef, Scenario, ScriptAction, Step};
 pub use session::{Harness, MethodStats, Session, UnimplementedUse};
 pub use trace::{Execution, Phase, TraceEntry, TraceEvent};

@@ -14,7 +14,7 @@ use candid::IDLArgs;
 use crate::environment::Error;
 use crate::session::Harness;
 use crate::trace::Execution;
-use crate::scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+use crate::scenario::{FaultRef, MessageRef, OutcallRef, Scenario, ScriptAction, Step};
 
 /// Bounds of a minimization.
 #[derive(Clone, Debug)]
@@ -229,6 +229,9 @@ fn simpler_steps(step: &Step) -> Vec<Step> {
         // Stable names are simplest already; a leftover "n-th message" pick tries the oldest.
         Step::Deliver { message: MessageRef::Nth(n) } if *n != 0 => out.push(Step::Deliver { message: MessageRef::Nth(0) }),
         Step::Fault { fault: FaultRef::Nth(n) } if *n != 0 => out.push(Step::Fault { fault: FaultRef::Nth(0) }),
+        Step::AnswerOutcall { outcall: OutcallRef::Nth(n), answer } if *n != 0 => {
+            out.push(Step::AnswerOutcall { outcall: OutcallRef::Nth(0), answer: answer.clone() })
+        }
         Step::Script { adversary, method, action, sticky } => {
             for action in simpler_actions(action) {
                 out.push(Step::Script { adversary: adversary.clone(), method: method.clone(), action, sticky: *sticky });

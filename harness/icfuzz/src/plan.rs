@@ -16,7 +16,7 @@ use crate::interface::Interface;
 use crate::scenario::values::ValueGen;
 use crate::interface::bytes_to_text;
 use crate::oracle::builtin::STOP_CHECK_SECONDS;
-use crate::scenario::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+use crate::scenario::{FaultRef, MessageRef, OutcallAnswer, OutcallRef, Scenario, ScriptAction, Step};
 
 /// Most messages one "run until quiet" delivers (a canister calling itself forever must not hang a run).
 pub const MAX_DELIVERIES_PER_DRAIN: usize = 500;
@@ -80,6 +80,13 @@ pub struct CallOp {
 /// One backend operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// Answer a pending HTTP outcall.
+    AnswerOutcall {
+        /// Which one.
+        outcall: OutcallRef,
+        /// The answer.
+        answer: OutcallAnswer,
+    },
     /// Create an empty canister at this id, controlled by the controller.
     CreateCanister {
         /// Its name.
@@ -243,6 +250,7 @@ impl Op {
                 format!("tick() until canister_status({}) is stopped (at most {MAX_IDLE_TICKS} rounds)", n(id))
             }
             Op::Fault { fault } => format!("inject {fault}"),
+            Op::AnswerOutcall { outcall, answer } => format!("answer {outcall} with {answer}"),
             Op::Skip => "(nothing)".into(),
         }
     }
@@ -608,6 +616,13 @@ pub(crate) fn lower(
             };
             (fidelity, vec![Op::Upgrade { name: name.clone(), id: c.id }])
         }
+        Step::AnswerOutcall { outcall, answer } if caps.http_outcalls => {
+            (Fidelity::Exact, vec![Op::AnswerOutcall { outcall: outcall.clone(), answer: answer.clone() }])
+        }
+        Step::AnswerOutcall { .. } => (
+            Fidelity::NotReproducible(format!("{backend} does not hold HTTP outcalls for a scenario to answer")),
+            vec![Op::Skip],
+        ),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::backend::Reject;
 use crate::engine::{Event, Fault, MessageKind};
 use crate::environment::Environment;
 use crate::oracle::{CallRecord, Finding};
-use crate::scenario::{FaultRef, MessageRef, Scenario};
+use crate::scenario::{FaultRef, MessageRef, OutcallRef, Scenario};
 
 /// Where a trace entry stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +38,8 @@ pub enum Note {
     Delivered(MessageRef),
     /// A `Fault` step found no fault possible (or not the named one).
     NoFault(FaultRef),
+    /// An `AnswerOutcall` step found no pending outcall (or not the named one).
+    NoOutcall(OutcallRef),
     /// A `Fault` step injected this fault.
     Injected(FaultRef),
     /// A call was refused before it executed (`canister_inspect_message`, a stopped canister, ...).
@@ -227,6 +229,7 @@ impl Execution {
                 Note::NothingToDeliver(m) => format!("nothing to deliver ({m} is not pending)"),
                 Note::Delivered(m) => format!("delivered {m}"),
                 Note::NoFault(f) => format!("no fault possible now ({f})"),
+                Note::NoOutcall(o) => format!("no HTTP outcall to answer ({o} is not pending)"),
                 Note::Injected(f) => format!("fault: {f}"),
                 Note::Refused(r) => format!("refused before execution: {r}"),
                 Note::NotQuiet(n) => format!("not quiet after {n} deliveries (a canister keeps messaging)"),
@@ -294,6 +297,14 @@ impl Execution {
             Event::Unimplemented { canister, feature } => {
                 Some(format!("  {} reached {feature}, which the engine does not implement: the IC would answer otherwise", n(canister)))
             }
+            Event::OutcallRequested { canister, id, url, method } => {
+                Some(format!("  {} makes HTTP outcall #{id}: {method} {url} (pending until answered)", n(canister)))
+            }
+            Event::OutcallAnswered { canister, id, reply } => Some(format!(
+                "  HTTP outcall #{id} answered: {} gets a {} from aaaaa-aa",
+                n(canister),
+                if *reply { "reply" } else { "reject" }
+            )),
             Event::Fault(fault) => Some(format!(
                 "fault: {}",
                 match fault {

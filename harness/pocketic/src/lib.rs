@@ -52,6 +52,9 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     // The replica reports a trap only as the reject of the call it ended.
     execution_events: false,
     exact_quiescence: false,
+    // PocketIC can mock outcall responses (`mock_canister_http_response`); this backend does not drive it yet, so
+    // scenarios that answer outcalls are not reproducible on it.
+    http_outcalls: false,
 };
 
 /// Errors of the PocketIC backend.

@@ -2,8 +2,8 @@
 //!
 //! `cost_call` reports exactly what `call_perform` takes, and the liquid balance is the balance minus the freezing
 //! limit: ic-cdk refuses to call unless `liquid ≥ cost_call + attached` (ic-semantics §9), so the two must agree.
-//! Threshold fees are those of the key's holder (`threshold.rs`); the engine has no HTTP outcalls yet, and
-//! `cost_http_request*` report 0 (and record that they were used).
+//! Threshold fees are those of the key's holder (`threshold.rs`); `cost_http_request` is the outcall fee
+//! `http_request` charges; `cost_http_request_v2` (pricing not live on the IC) reports 0 and records its use.
 
 use wasmtime::{Caller, Linker};
 
@@ -63,11 +63,11 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
         let cost = exec_in(&mut c, allowed::ALL, "cost_create_canister")?.fees.create_canister;
         write_cycles(&mut c, dst.get(), cost, "cost_create_canister")
     })?;
-    // HTTP outcalls do not exist on the engine's subnet yet: the stand-in answer (0 cycles) is recorded as
-    // unimplemented so a campaign says so.
-    linker.func_wrap("ic0", "cost_http_request", |mut c: Caller<'_, HostState>, _req: u64, _max_res: u64, dst: P| {
-        super::unimplemented(&mut c, "cost_http_request", "HTTP outcall fees");
-        write_cycles(&mut c, dst.get(), 0, "cost_http_request")
+    // The HTTP outcall fee `http_request` charges. The pay-as-you-go `_v2` pricing is not live on the IC yet and
+    // not modelled: its stand-in (0 cycles) is recorded as unimplemented so a campaign says so.
+    linker.func_wrap("ic0", "cost_http_request", |mut c: Caller<'_, HostState>, req: u64, max_res: u64, dst: P| {
+        let cost = exec_in(&mut c, allowed::ALL, "cost_http_request")?.fees.http_request(req, max_res);
+        write_cycles(&mut c, dst.get(), cost, "cost_http_request")
     })?;
     linker.func_wrap("ic0", "cost_http_request_v2", |mut c: Caller<'_, HostState>, src: P, size: P, dst: P| {
         super::read_bytes(&mut c, src.get(), size.get(), "cost_http_request_v2")?;

@@ -24,6 +24,9 @@ pub enum EngineError {
         /// Messages still pending.
         pending: usize,
     },
+    /// No pending HTTP outcall has this id.
+    #[error("no pending HTTP outcall {0}")]
+    NoSuchOutcall(u64),
     /// The fault is not among [`Subnet::faults`](super::Subnet::faults).
     #[error("{0:?} is not a fault the IC could produce now")]
     NotAFault(Fault),
@@ -204,6 +207,26 @@ pub enum Event {
         canister: Principal,
         /// What it reached.
         feature: Unimplemented,
+    },
+    /// A canister's `http_request` was accepted and waits for an answer ([`Subnet::answer_outcall`](super::Subnet::answer_outcall)).
+    OutcallRequested {
+        /// The canister.
+        canister: CanisterId,
+        /// The outcall's id.
+        id: u64,
+        /// The URL.
+        url: String,
+        /// The HTTP method.
+        method: String,
+    },
+    /// An outcall was answered; its response (after the transform) is on its way to the canister.
+    OutcallAnswered {
+        /// The canister.
+        canister: CanisterId,
+        /// The outcall's id.
+        id: u64,
+        /// Whether the canister gets a reply (`false`: a reject).
+        reply: bool,
     },
     /// A fault was injected.
     Fault(Fault),

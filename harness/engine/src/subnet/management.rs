@@ -2,7 +2,7 @@
 //!
 //! Requests to the management canister run when delivered, like any other request; their replies travel back
 //! through the stream from `aaaaa-aa` to the caller. `install_code` is decoded here and carried out by
-//! `install.rs`, threshold signatures by `signing.rs`.
+//! `install.rs`, threshold signatures by `signing.rs`, HTTP outcalls by `outcalls.rs`.
 
 use candid::{CandidType, Decode, Encode, Nat};
 use ic_management_canister_types as mgmt;
@@ -105,6 +105,13 @@ impl Subnet {
         let via_ingress = matches!(responder, Responder::Ingress(_));
         let mut refund = cycles;
         let result = match method {
+            "http_request" => match responder {
+                Responder::Ingress(_) => Err(reject(ErrorCode::CanisterRejectedMessage, "Only canisters can call ic00 method http_request")),
+                Responder::Canister { callback, deadline_nanos, .. } => match self.http_request(caller, arg, cycles, callback, deadline_nanos) {
+                    Ok(()) => return None,
+                    Err(reject) => Err(reject),
+                },
+            },
             "stop_canister" => match self.stop_canister(caller, arg, responder) {
                 Ok(None) => return None,
                 Ok(Some(bytes)) => Ok(bytes),

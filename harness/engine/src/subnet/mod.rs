@@ -11,6 +11,8 @@
 //! | `scheduling` | what may be delivered next, delivering it, faults, `tick`, `run_until_quiet`, deadlines |
 //! | `execute` | running a delivered message in its call context: commit or rollback, callbacks, cleanup, responses |
 //! | `management` | the management canister (`aaaaa-aa`) subset |
+//! | `signing` | its threshold-signature methods |
+//! | `outcalls` | its HTTP outcalls: pending until answered, then checked and transformed |
 //! | `install` | `install_code` (install, reinstall, upgrade) and uninstalling |
 //!
 //! Names flow one way between them: every submodule may use `events` and `messages`; `ingress` uses `execute`'s
@@ -22,6 +24,7 @@ mod ingress;
 mod install;
 mod management;
 mod messages;
+mod outcalls;
 mod scheduling;
 mod signing;
 
@@ -40,6 +43,8 @@ use crate::types::{
 
 pub use events::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage};
 pub use install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
+pub use outcalls::{HttpAnswer, HttpOutcall};
+pub(crate) use outcalls::PendingOutcall;
 pub(crate) use messages::{Ingress, PendingStop, Queued};
 
 /// An embedded, deterministic IC subnet: the engine's main type.
@@ -65,6 +70,9 @@ pub struct Subnet {
     pub(crate) expired: BTreeMap<(CanisterId, u64), u64>,
     /// stop_canister calls waiting, per canister.
     pub(crate) pending_stops: BTreeMap<CanisterId, Vec<PendingStop>>,
+    /// HTTP outcalls waiting for an answer, by id.
+    pub(crate) outcalls: BTreeMap<u64, PendingOutcall>,
+    pub(crate) next_outcall: u64,
     pub(crate) events: Vec<Event>,
 }
 
@@ -86,6 +94,8 @@ impl Subnet {
             rand_counter: 0,
             expired: BTreeMap::new(),
             pending_stops: BTreeMap::new(),
+            outcalls: BTreeMap::new(),
+            next_outcall: 0,
             events: Vec::new(),
         })
     }

@@ -60,6 +60,7 @@ impl Subnet {
             self.expire_callback(canister, callback);
         }
         self.time_out_stops();
+        self.time_out_outcalls();
     }
 
     /// Every message that may be delivered next, oldest first. Only choices the IC could make are listed.

@@ -49,7 +49,7 @@ fn rejected(message: impl Into<String>) -> RejectResponse {
 }
 
 /// Cycles as the replica prints them: `1_999_999`.
-fn cycles_text(amount: Cycles) -> String {
+pub(super) fn cycles_text(amount: Cycles) -> String {
     let digits = amount.to_string();
     let mut out = String::with_capacity(digits.len() * 4 / 3);
     for (i, ch) in digits.chars().enumerate() {

@@ -14,6 +14,7 @@ mod lifecycle;
 mod limits;
 mod management;
 mod motoko;
+mod outcalls;
 mod rollback;
 mod signing;
 mod snapshots;

@@ -4,8 +4,8 @@ use candid::Principal;
 
 use super::{Backend, BackendError, CallId, Capabilities, Outcome, Reject};
 use crate::engine::{
-    CanisterStatus, Config, Delivery, Event, Fault, IngressStatus, MessageId, PendingMessage, RestoreStats, Subnet,
-    SubnetSnapshot,
+    CanisterStatus, Config, Delivery, Event, Fault, HttpAnswer, HttpOutcall, IngressStatus, MessageId, PendingMessage,
+    RestoreStats, Subnet, SubnetSnapshot,
 };
 
 /// A [`Subnet`] driven through the [`Backend`] trait. Ingress calls are named by their engine message id
@@ -140,6 +140,14 @@ impl Backend for EngineBackend {
 
     fn inject_fault(&mut self, fault: Fault) -> Result<(), BackendError> {
         self.subnet.inject_fault(fault).map_err(|e| BackendError::Failed(e.to_string()))
+    }
+
+    fn pending_outcalls(&mut self) -> Result<Vec<HttpOutcall>, BackendError> {
+        Ok(self.subnet.pending_outcalls())
+    }
+
+    fn answer_outcall(&mut self, id: u64, answer: HttpAnswer) -> Result<(), BackendError> {
+        self.subnet.answer_outcall(id, answer).map_err(|e| BackendError::Failed(e.to_string()))
     }
 
     fn take_events(&mut self, into: &mut Vec<Event>) -> bool {

@@ -15,7 +15,7 @@
 use candid::Principal;
 use serde::Serialize;
 
-use crate::engine::{CanisterStatus, Delivery, ErrorCode, Event, Fault, PendingMessage, RejectResponse};
+use crate::engine::{CanisterStatus, Delivery, ErrorCode, Event, Fault, HttpAnswer, HttpOutcall, PendingMessage, RejectResponse};
 
 mod engine;
 mod rounds;
@@ -49,6 +49,9 @@ pub struct Capabilities {
     /// It counts open call contexts and outstanding callbacks, so it can tell exactly when nothing is in flight
     /// ("at quiescence" invariants). Without it, quiescence is "every call the scenario made has completed".
     pub exact_quiescence: bool,
+    /// It holds canisters' HTTP outcalls until answered ([`Backend::pending_outcalls`],
+    /// [`Backend::answer_outcall`]), so scenarios choose what the server says.
+    pub http_outcalls: bool,
 }
 
 impl Capabilities {
@@ -64,6 +67,7 @@ impl Capabilities {
         exact_canister_ids: true,
         execution_events: true,
         exact_quiescence: true,
+        http_outcalls: true,
     };
 }
 
@@ -201,6 +205,15 @@ pub trait Backend {
     fn inject_fault(&mut self, fault: Fault) -> Result<(), BackendError> {
         let _ = fault;
         Err(BackendError::Unsupported { backend: self.name(), what: "inject system faults" })
+    }
+    /// HTTP outcalls waiting for an answer, oldest first (HTTP outcalls only).
+    fn pending_outcalls(&mut self) -> Result<Vec<HttpOutcall>, BackendError> {
+        Err(BackendError::Unsupported { backend: self.name(), what: "hold HTTP outcalls" })
+    }
+    /// Answers one of [`Backend::pending_outcalls`] (HTTP outcalls only).
+    fn answer_outcall(&mut self, id: u64, answer: HttpAnswer) -> Result<(), BackendError> {
+        let _ = (id, answer);
+        Err(BackendError::Unsupported { backend: self.name(), what: "answer HTTP outcalls" })
     }
     /// Typed events since the last call, appended to `into`; `false` if the backend reports none
     /// ([`Capabilities::execution_events`]).

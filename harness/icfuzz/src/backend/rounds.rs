@@ -89,6 +89,12 @@ impl<B: Backend> Backend for RoundsOnly<B> {
     fn restore(&mut self, controller: Principal) -> Result<(), BackendError> {
         self.inner.restore(controller)
     }
+    fn pending_outcalls(&mut self) -> Result<Vec<crate::engine::HttpOutcall>, BackendError> {
+        self.inner.pending_outcalls()
+    }
+    fn answer_outcall(&mut self, id: u64, answer: crate::engine::HttpAnswer) -> Result<(), BackendError> {
+        self.inner.answer_outcall(id, answer)
+    }
     fn take_events(&mut self, _into: &mut Vec<crate::engine::Event>) -> bool {
         // Events of the backend underneath are never reported; drop them so they do not pile up.
         self.inner.discard_events();

@@ -8,7 +8,7 @@
 use arbitrary::{Result, Unstructured};
 
 use super::values::ValueGen;
-use super::{FaultRef, MessageRef, Scenario, ScriptAction, Step};
+use super::{FaultRef, MessageRef, OutcallAnswer, OutcallRef, Scenario, ScriptAction, Step};
 use crate::backend::Capabilities;
 use crate::environment::{AdversaryInfo, Environment};
 
@@ -28,11 +28,13 @@ pub struct GeneratorOptions {
     pub upgrade: bool,
     /// Allow adversaries to hold calls (and scenarios to release them).
     pub hold: bool,
+    /// Allow answering HTTP outcalls (when a target's code makes them).
+    pub outcalls: bool,
 }
 
 impl Default for GeneratorOptions {
     fn default() -> GeneratorOptions {
-        GeneratorOptions { max_steps: 24, faults: true, stop_start: true, deliver: true, upgrade: true, hold: true }
+        GeneratorOptions { max_steps: 24, faults: true, stop_start: true, deliver: true, upgrade: true, hold: true, outcalls: true }
     }
 }
 
@@ -49,6 +51,7 @@ enum Kind {
     Stop,
     Start,
     Upgrade,
+    AnswerOutcall,
 }
 
 /// Oversized reply sizes: around the 2 MiB response limit, and smaller ones that add up.
@@ -66,6 +69,7 @@ impl GeneratorOptions {
             stop_start: self.stop_start && capabilities.stop_start,
             upgrade: self.upgrade && capabilities.upgrade,
             hold: self.hold && capabilities.hold_and_release,
+            outcalls: self.outcalls && capabilities.http_outcalls,
             ..self.clone()
         }
     }
@@ -75,13 +79,24 @@ impl GeneratorOptions {
 struct Gen<'a> {
     env: &'a Environment,
     generator: &'a GeneratorOptions,
+    /// Words HTTP response bodies are made of: the targets' own ([`crate::words`]), then common field names.
+    words: Vec<&'a str>,
 }
+
+/// Field names common in the JSON APIs canisters call, for bodies when a module's words miss them.
+const COMMON_FIELDS: &[&str] = &["price", "rate", "value", "amount", "result", "data", "status", "symbol", "error", "timestamp"];
+/// Statuses of generated HTTP responses: success most often, then the ones canisters must handle.
+const STATUSES: &[u16] = &[200, 200, 200, 200, 201, 204, 301, 400, 404, 429, 500, 503];
+/// Sizes of garbage HTTP bodies: small, around a typical `max_response_bytes`, and the IC's 2 MB limit.
+const BODY_SIZES: &[u32] = &[0, 1, 64, 4_095, 4_096, 4_097, 65_536, 2_000_000];
 
 /// Decodes a scenario for an environment from fuzzer bytes. Never fails: running out of bytes ends it.
 pub fn generate(env: &Environment, options: &GeneratorOptions, data: &[u8]) -> Scenario {
     let mut u = Unstructured::new(data);
     let mut steps = Vec::new();
-    let _ = generate_steps(&Gen { env, generator: options }, &mut u, &mut steps);
+    let words = env.canisters.iter().filter(|c| c.target).flat_map(|c| c.words.iter().map(String::as_str));
+    let words = words.chain(COMMON_FIELDS.iter().copied()).collect();
+    let _ = generate_steps(&Gen { env, generator: options, words }, &mut u, &mut steps);
     Scenario::new(steps)
 }
 
@@ -91,6 +106,7 @@ fn generate_steps(h: &Gen<'_>, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
     let scriptable = h.env.adversaries.iter().any(|a| !a.methods.is_empty());
     let callable = h.env.canisters.iter().any(|c| c.target && c.callable_methods().next().is_some());
     let upgradable = h.env.canisters.iter().any(|c| c.upgradable);
+    let outcalls = h.env.canisters.iter().any(|c| crate::words::makes_outcalls(&c.words));
     let candidates = [
         (Kind::Call, 24, callable && !h.env.actors.is_empty()),
         (Kind::Attack, 10, callable && has_adversaries),
@@ -103,6 +119,7 @@ fn generate_steps(h: &Gen<'_>, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
         (Kind::Stop, 2, options.stop_start),
         (Kind::Start, 2, options.stop_start),
         (Kind::Upgrade, 2, upgradable && options.upgrade),
+        (Kind::AnswerOutcall, 14, outcalls && options.outcalls),
     ];
     // Swarm: each kind is on for this input with probability 3/4; delivering and calling stay on.
     let swarm: u16 = u.arbitrary()?;
@@ -174,6 +191,56 @@ fn step(h: &Gen<'_>, u: &mut Unstructured, kind: Kind, scope: &[candid::Principa
         Kind::Upgrade => {
             let upgradable: Vec<&String> = h.env.canisters.iter().filter(|c| c.upgradable).map(|c| &c.name).collect();
             Step::Upgrade { canister: (*u.choose(&upgradable)?).clone() }
+        }
+        Kind::AnswerOutcall => Step::AnswerOutcall { outcall: OutcallRef::Nth(u.int_in_range(0..=3u32)?), answer: outcall_answer(h, u)? },
+    })
+}
+
+/// What a hostile or flaky server answers: mostly JSON built from the canister's own words, sometimes plain text,
+/// garbage of sizes around the limits, or a failed request.
+fn outcall_answer(h: &Gen<'_>, u: &mut Unstructured) -> Result<OutcallAnswer> {
+    let status = *u.choose(STATUSES)?;
+    Ok(match u.int_in_range(0..=9u8)? {
+        0..=5 => {
+            let headers = if u.ratio(1u8, 2)? { vec![("content-type".to_owned(), "application/json".to_owned())] } else { vec![] };
+            OutcallAnswer::Response { status, headers, body: json(h, u, 0)? }
+        }
+        6 => OutcallAnswer::Response { status, headers: vec![], body: (*u.choose(&h.words)?).to_owned() },
+        7 => OutcallAnswer::Garbage { status, len: *u.choose(BODY_SIZES)?, seed: u.arbitrary()? },
+        8 => OutcallAnswer::Fail { transient: true, message: "Connecting to the server failed: connection refused".into() },
+        _ => OutcallAnswer::Fail { transient: false, message: "Timeout expired".into() },
+    })
+}
+
+/// A JSON value, an object most often at the top (APIs answer objects); keys are the canister's words or common
+/// field names, so its decoder finds the fields it expects.
+fn json(h: &Gen<'_>, u: &mut Unstructured, depth: usize) -> Result<String> {
+    let word = |u: &mut Unstructured| -> Result<String> {
+        Ok(if u.ratio(1u8, 2)? { (*u.choose(COMMON_FIELDS)?).to_owned() } else { (*u.choose(&h.words)?).to_owned() })
+    };
+    let max = if depth >= 2 { 5 } else { 8 };
+    let choice = if depth == 0 && u.ratio(2u8, 3)? { 6 } else { u.int_in_range(0..=max)? };
+    Ok(match choice {
+        0 => u.arbitrary::<i64>()?.to_string(),
+        1 => format!("{}.{:04}", u.int_in_range(0..=100_000u32)?, u.int_in_range(0..=9_999u32)?),
+        // Numbers as strings, as exchanges print prices; and the edge values a parser must survive.
+        2 => format!("\"{}.{}\"", u.int_in_range(0..=100_000u32)?, u.int_in_range(0..=999_999u32)?),
+        3 => format!("\"{}\"", u.choose(&["0", "-1", "1e308", "NaN", "", "0.0000001", "18446744073709551616"])?),
+        4 => format!("{:?}", word(u)?),
+        5 => u.choose(&["true", "false", "null"])?.to_string(),
+        6 | 7 => {
+            let mut fields = Vec::new();
+            for _ in 0..u.int_in_range(1..=3u8)? {
+                fields.push(format!("{:?}:{}", word(u)?, json(h, u, depth + 1)?));
+            }
+            format!("{{{}}}", fields.join(","))
+        }
+        _ => {
+            let mut items = Vec::new();
+            for _ in 0..u.int_in_range(0..=3u8)? {
+                items.push(json(h, u, depth + 1)?);
+            }
+            format!("[{}]", items.join(","))
         }
     })
 }

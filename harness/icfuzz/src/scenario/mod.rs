@@ -1,7 +1,8 @@
 //! The scenario model: what one fuzz input means.
 //!
 //! A [`Scenario`] is a list of [`Step`]s: ingress calls from actors, calls from attacker canisters, which pending
-//! message is delivered next, adversary scripts and releases, time, system faults, and stop/start/upgrade.
+//! message is delivered next, adversary scripts and releases, time, system faults, stop/start/upgrade, and the
+//! answers to HTTP outcalls.
 //! Steps name actors, canisters and methods, and carry arguments as Candid text, so a scenario saved as JSON keeps
 //! its meaning when the generator that produced it from fuzzer bytes changes ("DNA bitrot").
 //!
@@ -149,6 +150,76 @@ pub enum FaultRef {
     },
 }
 
+/// Which pending HTTP outcall an `AnswerOutcall` step answers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcallRef {
+    /// The `n % count`-th of the `count` pending outcalls, oldest first: what generated scenarios say. A run
+    /// resolves it to the name below.
+    Nth(u32),
+    /// The oldest pending outcall of `canister` to `url`.
+    Url {
+        /// The canister that made it.
+        canister: String,
+        /// Its URL.
+        url: String,
+    },
+}
+
+/// What the outside world answers an HTTP outcall: the server's response, as an attacker controlling the server
+/// (or the network) would shape it, or a failure of the request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcallAnswer {
+    /// A response with a text body.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Headers (name, value).
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: String,
+    },
+    /// A response whose body is `len` bytes of garbage.
+    Garbage {
+        /// HTTP status.
+        status: u16,
+        /// Body size.
+        len: u32,
+        /// Generator seed.
+        seed: u64,
+    },
+    /// The request fails: SYS_TRANSIENT (no connection, timeout, no consensus) or, if not `transient`, SYS_FATAL.
+    Fail {
+        /// SYS_TRANSIENT rather than SYS_FATAL.
+        transient: bool,
+        /// The reject message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for OutcallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutcallRef::Nth(n) => write!(f, "pending HTTP outcall #{n}"),
+            OutcallRef::Url { canister, url } => write!(f, "{canister}'s HTTP outcall to {url}"),
+        }
+    }
+}
+
+impl std::fmt::Display for OutcallAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutcallAnswer::Response { status, body, .. } if body.len() <= 120 => write!(f, "HTTP {status} {body:?}"),
+            OutcallAnswer::Response { status, body, .. } => write!(f, "HTTP {status} with a body of {} bytes", body.len()),
+            OutcallAnswer::Garbage { status, len, .. } => write!(f, "HTTP {status} with {len} bytes of garbage"),
+            OutcallAnswer::Fail { transient: true, message } => write!(f, "failure {message:?} (SYS_TRANSIENT)"),
+            OutcallAnswer::Fail { transient: false, message } => write!(f, "failure {message:?} (SYS_FATAL)"),
+        }
+    }
+}
+
 impl std::fmt::Display for MessageRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -250,6 +321,13 @@ pub enum Step {
         /// The canister.
         canister: String,
     },
+    /// Answer a pending HTTP outcall (nothing if none is pending): HTTP responses are attacker input.
+    AnswerOutcall {
+        /// Which one.
+        outcall: OutcallRef,
+        /// The answer.
+        answer: OutcallAnswer,
+    },
 }
 
 /// What an adversary does with one call, as written in scenarios (readable; see [`crate::adversary::Action`]).
@@ -330,6 +408,7 @@ impl std::fmt::Display for Step {
             Step::Stop { canister } => write!(f, "stop {canister}"),
             Step::Start { canister } => write!(f, "start {canister}"),
             Step::Upgrade { canister } => write!(f, "upgrade {canister}"),
+            Step::AnswerOutcall { outcall, answer } => write!(f, "answer {outcall} with {answer}"),
         }
     }
 }

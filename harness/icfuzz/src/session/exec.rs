@@ -8,11 +8,11 @@ use candid::{Encode, Principal};
 use super::{MethodStats, Session};
 use crate::adversary::{self, AttackResult};
 use crate::backend::{Backend, CallId, Capabilities, Outcome};
-use crate::engine::{CanisterStatus, Delivery, Event, Fault, MessageId, MessageKind, PendingMessage};
+use crate::engine::{CanisterStatus, Delivery, Event, Fault, HttpAnswer, MessageId, MessageKind, PendingMessage};
 use crate::environment::{Environment, Error};
 use crate::oracle::{CallRecord, Finding, Oracle, World};
 use crate::plan::{self, CallOp, Op, PlannedStep, MAX_DELIVERIES_PER_DRAIN, MAX_IDLE_TICKS, MAX_SETTLE_TICKS};
-use crate::scenario::{FaultRef, MessageRef, Scenario, Step};
+use crate::scenario::{FaultRef, MessageRef, OutcallAnswer, OutcallRef, Scenario, Step};
 use crate::trace::{Execution, Note, Phase, TraceEntry, TraceEvent};
 
 /// The state of one run over a session's backend, oracles and statistics.
@@ -277,6 +277,7 @@ impl<'s, B: Backend> Exec<'s, B> {
             Op::Settle => self.settle(),
             Op::AdvanceTime { seconds } => self.b.advance_time(seconds.saturating_mul(1_000_000_000)),
             Op::Fault { fault } => return self.fault(fault),
+            Op::AnswerOutcall { outcall, answer } => return self.answer_outcall(outcall, answer),
             Op::Skip => {}
         }
         Ok(None)
@@ -460,6 +461,35 @@ impl<'s, B: Backend> Exec<'s, B> {
             }
             (Delivery::DeadlineExpired { .. }, _) => return None,
         })
+    }
+
+    /// Answers the outcall `outcall` names; returns the step under the outcall's stable name.
+    fn answer_outcall(&mut self, outcall: &OutcallRef, answer: &OutcallAnswer) -> Result<Option<Step>, Error> {
+        let pending = self.b.pending_outcalls().map_err(|e| self.fail("listing HTTP outcalls", e))?;
+        let names = &self.env.names;
+        let pick = match outcall {
+            OutcallRef::Nth(n) if !pending.is_empty() => Some(&pending[*n as usize % pending.len()]),
+            OutcallRef::Nth(_) => None,
+            OutcallRef::Url { canister, url } => {
+                pending.iter().find(|o| Some(o.canister) == names.resolve(canister) && o.url == *url)
+            }
+        };
+        let Some(pick) = pick else {
+            self.notes.push(TraceEvent::Note(Note::NoOutcall(outcall.clone())));
+            return Ok(None);
+        };
+        let stable = OutcallRef::Url { canister: names.name(&pick.canister), url: pick.url.clone() };
+        let engine_answer = match answer {
+            OutcallAnswer::Response { status, headers, body } => {
+                HttpAnswer::Response { status: *status, headers: headers.clone(), body: body.as_bytes().to_vec() }
+            }
+            OutcallAnswer::Garbage { status, len, seed } => {
+                HttpAnswer::Response { status: *status, headers: vec![], body: crate::fuzz::Rng(*seed).bytes(*len as usize) }
+            }
+            OutcallAnswer::Fail { transient, message } => HttpAnswer::Failed { transient: *transient, message: message.clone() },
+        };
+        self.b.answer_outcall(pick.id, engine_answer).map_err(|e| self.fail("answering an HTTP outcall", e))?;
+        Ok(Some(Step::AnswerOutcall { outcall: stable, answer: answer.clone() }))
     }
 
     /// Injects the fault `fault` names; returns the step under the fault's stable name.
