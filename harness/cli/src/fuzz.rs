@@ -291,7 +291,19 @@ fn prepare(loaded: &Loaded, args: &FuzzArgs, seed: u64) -> Result<Loaded> {
     discover(&mut current, seed, args.discovery_runs)?;
     // Only an environment that builds and passes its own invariants is written: a mistake in it must not pin
     // the output directory to it.
-    preflight(&current)?;
+    let env = preflight(&current)?;
+    // Init arguments found by probing are written out, so the user sees them and can edit them.
+    for info in env.canisters().iter().filter(|c| c.init_probed()) {
+        let text = with_placeholders(info.init_text(), &env);
+        eprintln!(
+            "icfuzz: `{}` installs with the init argument {text} (found by probing; edit it in {})",
+            info.name,
+            resolved_path.display()
+        );
+        if let Some(c) = current.config.canisters.iter_mut().find(|c| c.name == info.name) {
+            c.init_args = Some(text);
+        }
+    }
     write_new(&resolved_path, current.config.to_toml().as_bytes())?;
     Config::load(&resolved_path).context("reading back the resolved environment")
 }
@@ -342,8 +354,21 @@ fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
     Ok(())
 }
 
+/// Candid text on one line, with the principals of the environment's actors, canisters and adversaries written
+/// as `{name}`.
+fn with_placeholders(text: &str, env: &icfuzz::Environment) -> String {
+    // candid prints values over several lines, with trailing separators.
+    let one_line = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    let one_line = one_line.replace("( ", "(").replace(", )", ")").replace("; }", " }");
+    let named = env.actors().iter().map(|(n, p)| (n.clone(), *p));
+    let named = named.chain(env.canisters().iter().map(|c| (c.name.clone(), c.id)));
+    let named = named.chain(env.adversaries().iter().map(|a| (a.name.clone(), a.id)));
+    named.fold(one_line, |text, (name, p)| text.replace(&format!("principal \"{p}\""), &format!("{{{name}}}")))
+}
+
 /// An environment whose invariants fail before any step is misconfigured: every scenario would "find" it.
-fn preflight(loaded: &Loaded) -> Result<()> {
+/// Returns the environment it built.
+fn preflight(loaded: &Loaded) -> Result<std::sync::Arc<icfuzz::Environment>> {
     let mut harness = environment::build(loaded, COVERAGE)?;
     let execution = harness.run(&Scenario::new(Vec::new()))?;
     if let Some(f) = execution.finding {
@@ -354,7 +379,7 @@ fn preflight(loaded: &Loaded) -> Result<()> {
             loaded.path.display()
         );
     }
-    Ok(())
+    Ok(harness.environment().clone())
 }
 
 fn read_corpus(dir: &Path) -> Result<Vec<Vec<u8>>> {

@@ -112,6 +112,56 @@ fn a_campaign_reports_what_the_engine_does_not_implement() {
     assert!(text(&out.stdout).contains("reached management method `vetkd_derive_key`, which the engine does not implement"), "{}", show(&out));
 }
 
+/// `canisters/treasury` (a plain cargo build) takes `variant { Upgrade; Init : record { owner; ledger; fee } }`
+/// at init and traps on `Upgrade`, the smallest value: with zero configuration the init argument is probed, said,
+/// and written into `icfuzz.resolved.toml` with placeholders, where a replay finds it.
+#[test]
+fn init_arguments_are_probed_until_the_canister_installs() {
+    let dir = temp("init-probe");
+    let out_dir = dir.join("out");
+    let wasm = icfuzz_test_canisters::wasm_path("treasury");
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "100", "--seed", "1", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("`treasury` installs with the init argument (variant { Init = record {"), "{}", show(&out));
+    assert!(stderr.contains("found by probing"), "{}", show(&out));
+    let resolved = std::fs::read_to_string(out_dir.join("icfuzz.resolved.toml")).unwrap();
+    let line = resolved.lines().find(|l| l.starts_with("init_args")).unwrap_or_else(|| panic!("no init_args in\n{resolved}"));
+    assert!(line.contains("Init") && line.contains("owner = {"), "{line}");
+    // The resolved file runs as it is.
+    let out = icfuzz(&["fuzz", "--config", out_dir.join("icfuzz.resolved.toml").to_str().unwrap(), "--runs", "50", "--out", dir.join("again").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(!text(&out.stderr).contains("found by probing"), "{}", show(&out));
+}
+
+/// Placeholders stand wherever a principal may: inside the records and variants of init arguments, and as the
+/// operand of a `check`.
+#[test]
+fn placeholders_inside_records_and_in_checks() {
+    let dir = temp("placeholders");
+    let config = dir.join("icfuzz.toml");
+    let toml = |check: &str| {
+        format!(
+            "[[canister]]\nname = \"ledger\"\nwasm = {ledger:?}\ntarget = false\n\n\
+             [[canister]]\nname = \"treasury\"\nwasm = {treasury:?}\n\
+             init_args = \"(variant {{ Init = record {{ owner = {{alice}}; ledger = {{ledger}}; fee = 10 : nat }} }})\"\n\n\
+             [actors]\nusers = [\"alice\", \"bob\"]\n\n\
+             [[invariant]]\nname = \"the check\"\ncheck = \"{check}\"\n",
+            ledger = example_wasm("honest_ledger").display().to_string(),
+            treasury = icfuzz_test_canisters::wasm_path("treasury").display().to_string(),
+        )
+    };
+    std::fs::write(&config, toml("treasury.ledger() == {ledger}")).unwrap();
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "300", "--seed", "2", "--out", dir.join("a").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(text(&out.stderr).contains("no finding"), "{}", show(&out));
+    // The owner may hand the treasury to bob: a check that says no one ever does is a finding.
+    std::fs::write(&config, toml("treasury.owner() != {bob}")).unwrap();
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "3000", "--seed", "2", "--stop-on-first", "--out", dir.join("b").to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("invariant violated [the check]"), "{}", show(&out));
+}
+
 /// HTTP responses are attacker input: scenarios answer `canisters/oracle`'s outcalls with bodies built from the
 /// canister's own words, and reach the path that stores a price (here made a "finding" by an invariant saying
 /// no price is ever stored); the replayed trace shows the outcall and its answer.

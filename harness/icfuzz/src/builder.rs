@@ -323,13 +323,21 @@ impl EnvironmentBuilder {
                 // want of the arguments it is about to get.
                 declared = probe_interface(&self.config, &spec.wasm, None);
             }
-            let init_text = match &spec.init_args {
-                Some(text) => substitute(text, &names)?,
-                None => default_init_args(declared.as_ref(), &adversary_ids, &names),
-            };
-            let init_arg = match &declared {
-                Some(i) if !i.init_args.is_empty() => i.encode_args(&init_text, &i.init_args)?,
-                _ => untyped_args(&init_text)?,
+            let (init_text, init_arg, init_probed) = match (&spec.init_args, &declared) {
+                (Some(text), _) => {
+                    let text = substitute(text, &names)?;
+                    let arg = match &declared {
+                        Some(i) if !i.init_args.is_empty() => i.encode_args(&text, &i.init_args)?,
+                        _ => untyped_args(&text)?,
+                    };
+                    (text, arg, false)
+                }
+                (None, Some(i)) if !i.init_args.is_empty() => {
+                    let (text, arg, probed) = probe_init_args(&self.config, &spec.wasm, id, i, &adversary_ids, &names)
+                        .map_err(|e| setup(format!("`{}`: {e}; give its init arguments with CanisterSpec::init_args", spec.name)))?;
+                    (text, arg, probed)
+                }
+                (None, _) => ("()".to_owned(), untyped_args("()")?, false),
             };
             let interface = match declared {
                 Some(i) => i,
@@ -357,6 +365,8 @@ impl EnvironmentBuilder {
                 interface,
                 wasm: spec.wasm.clone(),
                 init_arg,
+                init_text,
+                init_probed,
                 cycles: spec.cycles,
                 target: spec.target,
                 upgradable: spec.upgradable,
@@ -435,21 +445,60 @@ fn fetch_installed_interface(config: &Config, wasm: &[u8], id: Principal, init_a
     fetch_interface(&mut subnet, id, controller)
 }
 
-/// The smallest well-typed init arguments (as Candid text), principals drawn from the adversaries first, then
-/// the other names; `()` when the interface declares none or is not known before installation.
-fn default_init_args(interface: Option<&Interface>, adversaries: &[Principal], names: &Names) -> String {
-    let Some(i) = interface.filter(|i| !i.init_args.is_empty()) else { return "()".to_owned() };
+/// Most init arguments tried before giving up.
+const MAX_INIT_PROBES: usize = 32;
+
+/// Init arguments for a canister whose configuration gives none: the smallest well-typed values (principals
+/// drawn from the adversaries first, then the other names) if the canister installs with them, else the first of
+/// [`ValueGen::alternatives`] (other variant cases, options present, other principals, small numbers) it
+/// installs with, each tried on a throwaway subnet at the canister's id. Returns the Candid text, its encoding,
+/// and whether probing was needed.
+fn probe_init_args(
+    config: &Config,
+    wasm: &[u8],
+    id: Principal,
+    interface: &Interface,
+    adversaries: &[Principal],
+    names: &Names,
+) -> Result<(String, Vec<u8>, bool), String> {
     let mut scope = adversaries.to_vec();
     let controller = controller_principal();
     scope.extend(names.by_name.values().filter(|p| !adversaries.contains(p) && **p != Principal::anonymous() && **p != controller));
-    let gen = ValueGen { env: &i.env, principals: &scope };
-    let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &i.init_args) else { return "()".to_owned() };
-    // Without input bytes the generator's principal is the anonymous one; a canister handed a principal at init
-    // (its ledger, its oracle) should be handed the first adversary instead.
-    match scope.first() {
-        Some(first) => candid::IDLArgs::new(&args.args.iter().map(|v| with_principal(v, *first)).collect::<Vec<_>>()).to_string(),
-        None => args.to_string(),
+    let gen = ValueGen { env: &interface.env, principals: &scope };
+    let mut candidates = Vec::new();
+    if let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &interface.init_args) {
+        // Without input bytes the generator's principal is the anonymous one; a canister handed a principal at
+        // init (its ledger, its oracle) should be handed the first adversary instead.
+        let first = scope.first().copied().unwrap_or_else(Principal::anonymous);
+        candidates.push(candid::IDLArgs::new(&args.args.iter().map(|v| with_principal(v, first)).collect::<Vec<_>>()));
     }
+    candidates.extend(gen.alternatives(&interface.init_args, MAX_INIT_PROBES));
+    let mut subnet = Subnet::new(Config { coverage: false, ..config.clone() }).map_err(|e| e.to_string())?;
+    for _ in 0..=MAX_CANISTERS {
+        if subnet.create_canister_with_controllers(vec![controller], config.default_cycles) == id {
+            break;
+        }
+    }
+    let mut first_error = None;
+    let mut tried = std::collections::BTreeSet::new();
+    for (n, args) in candidates.iter().enumerate() {
+        let text = args.to_string();
+        if !tried.insert(text.clone()) {
+            continue;
+        }
+        let Ok(bytes) = interface.encode_args(&text, &interface.init_args) else { continue };
+        match subnet.install_canister(id, wasm, bytes.clone(), Some(controller)) {
+            Ok(()) => return Ok((text, bytes, n > 0)),
+            Err(reject) => {
+                first_error.get_or_insert_with(|| format!("with {text}: {}", reject.reject_message));
+            }
+        }
+    }
+    Err(format!(
+        "it does not install with any of the {} init arguments tried (first: {})",
+        tried.len(),
+        first_error.unwrap_or_else(|| "none could be encoded".into())
+    ))
 }
 
 /// `value` with every anonymous principal replaced by `principal`.

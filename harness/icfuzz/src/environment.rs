@@ -38,6 +38,11 @@ pub struct CanisterInfo {
     pub interface: Interface,
     pub(crate) wasm: Vec<u8>,
     pub(crate) init_arg: Vec<u8>,
+    /// The init arguments as Candid text (placeholders substituted).
+    pub(crate) init_text: String,
+    /// Whether the init arguments were found by probing (the configuration gave none and the smallest values
+    /// did not install).
+    pub(crate) init_probed: bool,
     /// Cycles it starts with (`None`: the backend's default).
     pub(crate) cycles: Option<u128>,
     /// Whether scenarios call it and oracles watch it.
@@ -61,6 +66,17 @@ impl CanisterInfo {
     /// The Candid-encoded init arguments it is installed with.
     pub fn init_arg(&self) -> &[u8] {
         &self.init_arg
+    }
+
+    /// The init arguments as Candid text, principals written out.
+    pub fn init_text(&self) -> &str {
+        &self.init_text
+    }
+
+    /// Whether the init arguments were found by probing: the configuration gave none, and the smallest
+    /// well-typed values did not install.
+    pub fn init_probed(&self) -> bool {
+        self.init_probed
     }
 
     /// The weight of a method in generated calls.
@@ -239,25 +255,63 @@ impl Environment {
     }
 }
 
-/// Replaces every `{name}` placeholder with `principal "<id>"` of the named actor or canister.
+/// Replaces every `{name}` placeholder with `principal "<id>"` of the named actor or canister, wherever it stands:
+/// at the top level, inside records, variants, options and vectors. Candid's own braces (`record { … }`) and
+/// string literals are left alone.
 pub fn substitute(text: &str, names: &Names) -> Result<String, Error> {
+    replace_placeholders(text, |name| {
+        let p = names.principal(name).ok_or_else(|| Error::Setup(format!("`{{{name}}}` names no actor or canister")))?;
+        Ok(format!("principal \"{p}\""))
+    })
+}
+
+/// Whether `text` holds a `{name}` placeholder outside string literals.
+pub(crate) fn has_placeholder(text: &str) -> bool {
+    let mut found = false;
+    let _ = replace_placeholders(text, |_| {
+        found = true;
+        Ok::<_, Error>(String::new())
+    });
+    found
+}
+
+/// Candid text with each placeholder `{name}` (a name of letters, digits, `_` and `-` directly between braces)
+/// replaced by `with(name)`. A brace followed by anything else opens a record or variant body, and text in
+/// double quotes is a string literal (with `\` escapes): both are copied as they are.
+pub(crate) fn replace_placeholders<E>(text: &str, mut with: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
-        let name = &rest[start + 1..start + len];
-        // Candid record and variant braces contain spaces or `;` or `=`; a bare identifier is a placeholder.
-        let is_placeholder = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-        out.push_str(&rest[..start]);
-        if is_placeholder {
-            let p = names.principal(name).ok_or_else(|| Error::Setup(format!("`{{{name}}}` names no actor or canister")))?;
-            out.push_str(&format!("principal \"{p}\""));
-        } else {
-            out.push_str(&rest[start..=start + len]);
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                out.push(c);
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    out.push(c);
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '{' => {
+                let rest = &text[i + 1..];
+                let len = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+                if len > 0 && rest[len..].starts_with('}') {
+                    out.push_str(&with(&rest[..len])?);
+                    // Skip the name and its closing brace.
+                    for _ in 0..rest[..=len].chars().count() {
+                        chars.next();
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
         }
-        rest = &rest[start + len + 1..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 
@@ -268,3 +322,35 @@ pub(crate) fn untyped_args(text: &str) -> Result<Vec<u8>, Error> {
     args.to_bytes().map_err(|e| Error::from(InterfaceError::Args { text: text.to_owned(), error: e.to_string() }))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        let mut names = Names::default();
+        names.insert("alice", Principal::from_slice(&[1]));
+        names.insert("ledger", Principal::from_slice(&[2]));
+        names
+    }
+
+    #[test]
+    fn placeholders_are_substituted_wherever_they_stand() {
+        let alice = format!("principal \"{}\"", Principal::from_slice(&[1]));
+        let ledger = format!("principal \"{}\"", Principal::from_slice(&[2]));
+        let names = names();
+        assert_eq!(substitute("({alice}, 5 : nat64)", &names).unwrap(), format!("({alice}, 5 : nat64)"));
+        assert_eq!(
+            substitute("(record { ledger = {ledger}; fee = 10 : nat })", &names).unwrap(),
+            format!("(record {{ ledger = {ledger}; fee = 10 : nat }})")
+        );
+        assert_eq!(
+            substitute("(variant { Init = record { owners = vec { {alice}; {ledger} }; minter = opt {alice} } })", &names).unwrap(),
+            format!("(variant {{ Init = record {{ owners = vec {{ {alice}; {ledger} }}; minter = opt {alice} }} }})")
+        );
+        // Candid's own braces and string literals are not placeholders.
+        assert_eq!(substitute("(record {}, \"{alice} \\\" {ledger}\")", &names).unwrap(), "(record {}, \"{alice} \\\" {ledger}\")");
+        assert!(substitute("({nobody})", &names).is_err());
+        assert!(has_placeholder("record { a = {alice} }") && !has_placeholder("record { a = \"{alice}\" }"));
+    }
+}

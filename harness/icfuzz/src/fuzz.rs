@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::environment::Error;
 use crate::oracle::Finding;
+use crate::rng::Rng;
 use crate::session::Harness;
 use crate::scenario::Scenario;
 
@@ -58,27 +59,6 @@ pub struct FuzzReport {
     /// Methods of targets that were called at least 10 times and never replied: a campaign in which every call
     /// fails (wrong setup, an always-trapping method) proves little, and is said so instead of passing silently.
     pub never_replied: Vec<String>,
-}
-
-/// splitmix64: a tiny deterministic generator (the loop must not depend on host randomness).
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// Blocks hit so far in every instrumented module (0 without coverage).

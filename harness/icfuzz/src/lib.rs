@@ -45,6 +45,7 @@ pub mod report;
 pub mod fuzz;
 pub mod minimize;
 pub mod libfuzzer;
+mod rng;
 mod words;
 
 pub use builder::{AdversarySpec, CanisterSpec, EnvironmentBuilder};

@@ -99,6 +99,13 @@ enum Source {
         encoded: Option<Vec<u8>>,
     },
     Literal(IDLValue),
+    /// A Candid value naming actors or canisters (`{controller}`, `opt {alice}`): parsed once the names are known.
+    Template {
+        /// The text, with placeholders.
+        text: String,
+        /// The value, once parsed.
+        value: Option<IDLValue>,
+    },
 }
 
 impl Operand {
@@ -113,18 +120,28 @@ impl Operand {
             let source = Source::Query { canister: canister.into(), method: method.into(), args: args.into(), did, encoded: None };
             return Ok(Operand { text: trimmed.into(), source, path, factor });
         }
-        let args = candid_parser::parse_idl_args(&format!("({body})"))
-            .map_err(|e| format!("`{trimmed}` is neither a query `canister.method(args)` nor a Candid value: {e}"))?;
-        match args.args.as_slice() {
-            [value] => Ok(Operand { text: trimmed.into(), source: Source::Literal(value.clone()), path: Vec::new(), factor }),
-            _ => Err(format!("`{trimmed}` must be one Candid value")),
+        if crate::environment::has_placeholder(body) {
+            // Names resolve when the environment exists; check the syntax now with any principal in their place.
+            let probe = crate::environment::replace_placeholders(body, |_| Ok::<_, String>("principal \"aaaaa-aa\"".into()))?;
+            literal(trimmed, &probe)?;
+            let source = Source::Template { text: body.into(), value: None };
+            return Ok(Operand { text: trimmed.into(), source, path: Vec::new(), factor });
         }
+        let value = literal(trimmed, body)?;
+        Ok(Operand { text: trimmed.into(), source: Source::Literal(value), path: Vec::new(), factor })
     }
 
     /// Evaluates the operand now.
     fn eval(&mut self, world: &mut World<'_>) -> Result<IDLValue, String> {
         let mut value = match &mut self.source {
             Source::Literal(v) => v.clone(),
+            Source::Template { text, value } => {
+                if value.is_none() {
+                    let substituted = substitute(text, world.names()).map_err(|e| e.to_string())?;
+                    *value = Some(literal(&self.text, &substituted)?);
+                }
+                value.clone().expect("parsed above")
+            }
             Source::Query { canister, method, args, did, encoded } => {
                 if encoded.is_none() {
                     *encoded = Some(encode(world, canister, method, args, did.as_deref())?);
@@ -151,6 +168,16 @@ impl Operand {
             value = IDLValue::Int(n * factor.clone());
         }
         Ok(value)
+    }
+}
+
+/// One Candid value written as text.
+fn literal(operand: &str, text: &str) -> Result<IDLValue, String> {
+    let args = candid_parser::parse_idl_args(&format!("({text})"))
+        .map_err(|e| format!("`{operand}` is neither a query `canister.method(args)` nor a Candid value: {e}"))?;
+    match <[IDLValue; 1]>::try_from(args.args) {
+        Ok([value]) => Ok(value),
+        Err(_) => Err(format!("`{operand}` must be one Candid value")),
     }
 }
 

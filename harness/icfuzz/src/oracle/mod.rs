@@ -109,9 +109,55 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// The first line of a message with digits collapsed, so amounts, ids and times do not split buckets.
+/// The first line of a message with principals as `P`, hex dumps as `H` and digits collapsed, so amounts, ids,
+/// times, callers and hashes do not split one bug into many buckets.
 fn normalize(message: &str) -> String {
-    blank_digits(message.lines().next().unwrap_or(""))
+    let line = message.lines().next().unwrap_or("");
+    let is_token = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        let token_len = rest.find(|c: char| !is_token(c)).unwrap_or(rest.len());
+        if token_len == 0 {
+            let c = rest.chars().next().expect("not empty");
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let token = &rest[..token_len];
+        if is_principal_text(token) {
+            out.push('P');
+        } else if let Some(hex) = hex_run(token) {
+            out.push_str(&blank_digits(&token[..token.len() - hex.len()]));
+            out.push('H');
+        } else {
+            out.push_str(&blank_digits(token));
+        }
+        rest = &rest[token_len..];
+    }
+    out
+}
+
+/// A principal's text form: groups of five base-32 characters (`a`–`z`, `2`–`7`) joined by `-`, the last
+/// group shorter or as long (`aaaaa-aa`, `2vxsx-fae`, `rrkah-fqaaa-aaaaa-aaaaq-cai`).
+fn is_principal_text(token: &str) -> bool {
+    let groups: Vec<&str> = token.split('-').collect();
+    let base32 = |g: &str| g.chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c));
+    groups.len() >= 2
+        && groups.iter().all(|g| base32(g) && !g.is_empty())
+        && groups[..groups.len() - 1].iter().all(|g| g.len() == 5)
+        && groups[groups.len() - 1].len() <= 5
+        // Two groups of letters could be a hyphenated word; principals that short carry a digit, or are aaaaa-aa.
+        && (groups.len() > 2 || token.chars().any(|c| c.is_ascii_digit()) || token == "aaaaa-aa")
+}
+
+/// The hex dump a token ends with (8 or more hex digits, one of them a decimal digit), e.g. the `4449444c…`
+/// of a Candid payload, a hash, or `0x…`.
+fn hex_run(token: &str) -> Option<&str> {
+    let start = token.rfind(|c: char| !c.is_ascii_hexdigit()).map_or(0, |i| i + 1);
+    let run = &token[start..];
+    (run.len() >= 8 && run.chars().any(|c| c.is_ascii_digit()) && run.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+        .then_some(run)
 }
 
 /// `text` with every run of digits replaced by `N` (signatures, golden traces).
@@ -377,4 +423,20 @@ pub trait Invariant: Send {
     }
     /// Checks the property.
     fn check(&mut self, world: &mut World<'_>) -> Result<(), String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    /// One bug, one bucket: callers, canister ids, hashes and amounts do not split it.
+    #[test]
+    fn signatures_blank_principals_hex_and_numbers() {
+        let a = normalize("Panicked at 'caller 2vxsx-fae is not rrkah-fqaaa-aaaaa-aaaaq-cai', hash 4449444c00017104 of 42 bytes");
+        let b = normalize("Panicked at 'caller aaaaa-aa is not ryjl3-tyaaa-aaaaa-aaaba-cai', hash 0a1b2c3d4e5f6071 of 7 bytes");
+        assert_eq!(a, b);
+        assert_eq!(a, "Panicked at 'caller P is not P', hash H of N bytes");
+        assert_eq!(normalize("a stale-read in nat64 0x1234abcd"), "a stale-read in natN NxH");
+        assert_eq!(normalize("first line\nsecond 5"), "first line");
+    }
 }

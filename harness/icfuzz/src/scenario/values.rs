@@ -130,4 +130,107 @@ impl ValueGen<'_> {
             TypeInner::Func(_) => IDLValue::Func(self.principal(u)?, "method".to_owned()),
         })
     }
+
+    /// Argument lists for `types`, the most plausible first and at most `limit`: the first choice of every
+    /// value, then each value varied alone through its other choices (variant cases in declared order, options
+    /// absent then present, principals in scope order, small numbers). For probing init arguments.
+    pub fn alternatives(&self, types: &[Type], limit: usize) -> Vec<IDLArgs> {
+        let per_arg: Vec<Vec<IDLValue>> = types.iter().map(|t| self.choices(t, 0)).collect();
+        one_at_a_time(&per_arg, limit).into_iter().map(|args| IDLArgs { args }).collect()
+    }
+
+    /// A few values of `ty`, the simplest first.
+    fn choices(&self, ty: &Type, depth: usize) -> Vec<IDLValue> {
+        let ints = |f: fn(u64) -> IDLValue| vec![f(0), f(1), f(100)];
+        let mut out = match ty.as_ref() {
+            TypeInner::Null | TypeInner::Empty | TypeInner::Unknown | TypeInner::Future => vec![IDLValue::Null],
+            TypeInner::Bool => vec![IDLValue::Bool(false), IDLValue::Bool(true)],
+            TypeInner::Nat => ints(|n| IDLValue::Nat(Nat::from(n))),
+            TypeInner::Int => ints(|n| IDLValue::Int(Int::from(n))),
+            TypeInner::Nat8 => ints(|n| IDLValue::Nat8(n as u8)),
+            TypeInner::Nat16 => ints(|n| IDLValue::Nat16(n as u16)),
+            TypeInner::Nat32 => ints(|n| IDLValue::Nat32(n as u32)),
+            TypeInner::Nat64 => ints(IDLValue::Nat64),
+            TypeInner::Int8 => ints(|n| IDLValue::Int8(n as i8)),
+            TypeInner::Int16 => ints(|n| IDLValue::Int16(n as i16)),
+            TypeInner::Int32 => ints(|n| IDLValue::Int32(n as i32)),
+            TypeInner::Int64 => ints(|n| IDLValue::Int64(n as i64)),
+            TypeInner::Float32 => vec![IDLValue::Float32(0.0), IDLValue::Float32(1.0)],
+            TypeInner::Float64 => vec![IDLValue::Float64(0.0), IDLValue::Float64(1.0)],
+            TypeInner::Text => vec![IDLValue::Text(String::new()), IDLValue::Text("icfuzz".into())],
+            TypeInner::Reserved => vec![IDLValue::Reserved],
+            TypeInner::Knot(_) | TypeInner::Var(_) => match self.env.trace_type(ty) {
+                Ok(resolved) if depth < MAX_DEPTH => self.choices(&resolved, depth + 1),
+                _ => vec![IDLValue::Null],
+            },
+            TypeInner::Opt(inner) => {
+                let mut out = vec![IDLValue::None];
+                if depth < MAX_DEPTH {
+                    out.extend(self.choices(inner, depth + 1).into_iter().take(2).map(|v| IDLValue::Opt(Box::new(v))));
+                }
+                out
+            }
+            TypeInner::Vec(inner) if matches!(self.env.trace_type(inner).map(|t| t.as_ref().clone()), Ok(TypeInner::Nat8)) => {
+                vec![IDLValue::Blob(Vec::new()), IDLValue::Blob(vec![0; 32])]
+            }
+            TypeInner::Vec(inner) => {
+                let mut out = vec![IDLValue::Vec(Vec::new())];
+                if depth < MAX_DEPTH {
+                    out.extend(self.choices(inner, depth + 1).into_iter().take(1).map(|v| IDLValue::Vec(vec![v])));
+                }
+                out
+            }
+            TypeInner::Record(fields) => {
+                let per_field: Vec<Vec<IDLValue>> = fields.iter().map(|f| self.choices(&f.ty, depth + 1)).collect();
+                one_at_a_time(&per_field, 8)
+                    .into_iter()
+                    .map(|vals| {
+                        IDLValue::Record(fields.iter().zip(vals).map(|(f, val)| IDLField { id: (*f.id).clone(), val }).collect())
+                    })
+                    .collect()
+            }
+            TypeInner::Variant(fields) => fields
+                .iter()
+                .enumerate()
+                .flat_map(|(index, f)| {
+                    self.choices(&f.ty, depth + 1).into_iter().take(2).map(move |val| {
+                        IDLValue::Variant(VariantValue(Box::new(IDLField { id: (*f.id).clone(), val }), index as u64))
+                    })
+                })
+                .collect(),
+            TypeInner::Principal => self.scope_principals().into_iter().map(IDLValue::Principal).collect(),
+            TypeInner::Service(_) | TypeInner::Class(..) => self.scope_principals().into_iter().map(IDLValue::Service).collect(),
+            TypeInner::Func(_) => self.scope_principals().into_iter().map(|p| IDLValue::Func(p, "method".to_owned())).collect(),
+        };
+        if depth >= MAX_DEPTH {
+            out.truncate(1);
+        }
+        out
+    }
+
+    /// Up to three principals of the scope (the anonymous one if it is empty).
+    fn scope_principals(&self) -> Vec<Principal> {
+        if self.principals.is_empty() {
+            vec![Principal::anonymous()]
+        } else {
+            self.principals.iter().take(3).copied().collect()
+        }
+    }
+}
+
+/// Combinations of one choice per position: all first choices, then each position varied alone; at most `limit`.
+fn one_at_a_time(per: &[Vec<IDLValue>], limit: usize) -> Vec<Vec<IDLValue>> {
+    let Some(base) = per.iter().map(|c| c.first().cloned()).collect::<Option<Vec<IDLValue>>>() else { return Vec::new() };
+    let mut out = vec![base.clone()];
+    for (i, choices) in per.iter().enumerate() {
+        for alt in choices.iter().skip(1) {
+            if out.len() >= limit {
+                return out;
+            }
+            let mut next = base.clone();
+            next[i] = alt.clone();
+            out.push(next);
+        }
+    }
+    out
 }

@@ -484,7 +484,7 @@ impl<'s, B: Backend> Exec<'s, B> {
                 HttpAnswer::Response { status: *status, headers: headers.clone(), body: body.as_bytes().to_vec() }
             }
             OutcallAnswer::Garbage { status, len, seed } => {
-                HttpAnswer::Response { status: *status, headers: vec![], body: crate::fuzz::Rng(*seed).bytes(*len as usize) }
+                HttpAnswer::Response { status: *status, headers: vec![], body: crate::rng::Rng(*seed).bytes(*len as usize) }
             }
             OutcallAnswer::Fail { transient, message } => HttpAnswer::Failed { transient: *transient, message: message.clone() },
         };

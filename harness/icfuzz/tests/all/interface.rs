@@ -77,3 +77,31 @@ fn init_arguments_default_to_adversaries() {
     let ledger: candid::Principal = candid::decode_one(bank.init_arg()).unwrap();
     assert_eq!(ledger, mallory, "the bank's ledger is the adversary");
 }
+
+/// `canisters/treasury` refuses its smallest init argument (`variant { Upgrade = null }`): other values are tried
+/// until one installs, and the environment says which and that it was probed. Given init arguments are not.
+#[test]
+fn init_arguments_are_probed_when_the_smallest_traps() {
+    let harness = Environment::builder()
+        .canister(CanisterSpec::new("treasury", wasm("treasury")).target())
+        .user("alice")
+        .build()
+        .expect("a probed init argument installs");
+    let treasury = &harness.canisters()[0];
+    assert!(treasury.init_probed());
+    assert!(treasury.init_text().contains("Init = record"), "{}", treasury.init_text());
+    let given = "(variant { Init = record { owner = {alice}; ledger = {alice}; fee = 5 : nat } })";
+    let harness = Environment::builder()
+        .canister(CanisterSpec::new("treasury", wasm("treasury")).init_args(given).target())
+        .user("alice")
+        .build()
+        .expect("installs with the given argument");
+    assert!(!harness.canisters()[0].init_probed());
+    // A given argument that traps stays an error that says so.
+    let e = Environment::builder()
+        .canister(CanisterSpec::new("treasury", wasm("treasury")).init_args("(variant { Upgrade = null })").target())
+        .build()
+        .err()
+        .expect("init traps");
+    assert!(e.to_string().contains("Cannot initialize the canister with an Upgrade argument"), "{e}");
+}
