@@ -1,7 +1,7 @@
 //! A treasury: an owner, the ledger it pays through and a fee. Its init argument is the shape ledger-style
 //! canisters use, `variant { Upgrade : opt UpgradeArgs; Init : InitArgs }`, with the `Upgrade` case first (so
 //! the "smallest" value of the type is an upgrade argument, which `init` refuses) and principals in a record.
-//! Only the owner changes the fee or hands the treasury over.
+//! Only the owner changes the fee or hands the treasury over; anyone may `donate` cycles.
 
 use std::cell::RefCell;
 
@@ -71,6 +71,17 @@ fn transfer_ownership(new_owner: Principal) -> Result<(), String> {
     only_owner()?;
     with_state(|s| s.owner = new_owner);
     Ok(())
+}
+
+/// Accepts the cycles attached, as a donation, and returns how many; a call without cycles traps (as payable
+/// methods do, so only canisters, which can attach cycles, get a reply).
+#[ic_cdk::update]
+fn donate() -> Nat {
+    let available = ic_cdk::api::msg_cycles_available();
+    if available == 0 {
+        ic_cdk::trap("donate needs cycles attached");
+    }
+    Nat::from(ic_cdk::api::msg_cycles_accept(available))
 }
 
 /// The owner.

@@ -162,6 +162,38 @@ fn placeholders_inside_records_and_in_checks() {
     assert!(text(&out.stderr).contains("invariant violated [the check]"), "{}", show(&out));
 }
 
+/// Anyone can deploy a canister that calls yours: a configuration with no `[[adversary]]` still gets an attacker
+/// canister, whose direct calls skip `canister_inspect_message`, so an access check made only there is bypassed
+/// and found; `attacker = false` turns it off.
+#[test]
+fn every_environment_has_an_attacker_canister_by_default() {
+    let dir = temp("attacker");
+    let config = dir.join("icfuzz.toml");
+    let toml = |actors: &str| {
+        format!(
+            "[[canister]]\nname = \"ledger\"\nwasm = {ledger:?}\ntarget = false\n\n\
+             [[canister]]\nname = \"bank\"\nwasm = {bank:?}\ninit_args = \"({{ledger}})\"\nexclude = [\"credit\"]\n\n\
+             [actors]\nusers = [\"alice\", \"bob\"]\n{actors}\n\n\
+             [[setup]]\ncall = \"bank.set_admin\"\nargs = \"({{alice}})\"\n\n\
+             [[access]]\ncall = \"bank.set_fee\"\ncallers = [\"alice\"]\n",
+            ledger = example_wasm("honest_ledger").display().to_string(),
+            bank = example_wasm("inspect_only_access_vulnerable").display().to_string(),
+        )
+    };
+    std::fs::write(&config, toml("")).unwrap();
+    let out_dir = dir.join("with");
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "2000", "--seed", "3", "--stop-on-first", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("ICF-007") && stderr.contains("attacker"), "{}", show(&out));
+    let resolved = std::fs::read_to_string(out_dir.join("icfuzz.resolved.toml")).unwrap();
+    assert!(resolved.contains("name = \"attacker\""), "the resolved file names it:\n{resolved}");
+
+    std::fs::write(&config, toml("attacker = false")).unwrap();
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "300", "--seed", "3", "--out", dir.join("without").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "inspect_message stops every user but alice: {}", show(&out));
+}
+
 /// HTTP responses are attacker input: scenarios answer `canisters/oracle`'s outcalls with bodies built from the
 /// canister's own words, and reach the path that stores a price (here made a "finding" by an invariant saying
 /// no price is ever stored); the replayed trace shows the outcall and its answer.

@@ -151,8 +151,35 @@ pub fn never_replied(harness: &Harness) -> Vec<String> {
         .stats
         .iter()
         .filter(|(_, s)| s.calls >= 10 && s.replies == 0)
-        .map(|((canister, method), s)| format!("{canister}.{method}: {} calls, none replied ({} traps)", s.calls, s.traps))
+        .map(|((canister, method), s)| {
+            let mut line = format!("{canister}.{method}: {} calls, none replied ({} traps)", s.calls, s.traps);
+            if let Some((count, message)) = s.most_common_failure() {
+                line.push_str(&format!("; most often ({count}×): {message}"));
+                if let Some(hint) = failure_hint(message) {
+                    line.push_str(&format!(" — {hint}"));
+                }
+            }
+            line
+        })
         .collect()
+}
+
+/// What to do about a method that always fails this way, when the message says.
+fn failure_hint(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("cycles") && !m.contains("out of cycles") {
+        Some("it seems to want cycles attached: ingress cannot attach any, only a canister can (an adversary's attack)")
+    } else if m.contains("decod") || m.contains("deserializ") || m.contains("candid") {
+        Some("its arguments do not decode as it expects: give its interface (--did, or `did` in icfuzz.toml)")
+    } else if ["controller", "owner", "unauthori", "not allowed", "permission", "caller"].iter().any(|w| m.contains(w)) {
+        Some("it checks the caller: make an allowed principal an actor (`[actors]`), or exclude the method")
+    } else if m.contains("out of cycles") || m.contains("ic0207") || m.contains("frozen") {
+        Some("the canister is out of cycles: give it more (`cycles` in `[[canister]]`)")
+    } else if m.contains("stopped") || m.contains("stopping") {
+        Some("the canister is stopped: check the setup")
+    } else {
+        None
+    }
 }
 
 /// Fuzzes the harness's environment for `options.executions` scenarios.
@@ -216,4 +243,18 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize
         }
     }
     input.truncate(max_len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_hint;
+
+    #[test]
+    fn failures_that_say_why_get_a_hint() {
+        assert!(failure_hint("Canister trapped: deposit needs at least 1000 cycles attached").unwrap().contains("only a canister"));
+        assert!(failure_hint("Canister trapped: failed to decode call arguments: Custom(...)").unwrap().contains("--did"));
+        assert!(failure_hint("2vxsx-fae is not the owner").unwrap().contains("checks the caller"));
+        assert!(failure_hint("Canister rrkah is out of cycles").unwrap().contains("more"));
+        assert_eq!(failure_hint("index out of bounds: the len is 3"), None);
+    }
 }

@@ -215,7 +215,17 @@ fn simpler_steps(step: &Step) -> Vec<Step> {
                 out.push(Step::Call { actor: actor.clone(), canister: canister.clone(), method: method.clone(), args });
             }
         }
-        Step::Attack { attacker, canister, method, args, bounded_wait } => {
+        Step::Attack { attacker, canister, method, args, bounded_wait, cycles } => {
+            if *cycles > 0 {
+                out.push(Step::Attack {
+                    attacker: attacker.clone(),
+                    canister: canister.clone(),
+                    method: method.clone(),
+                    args: args.clone(),
+                    bounded_wait: *bounded_wait,
+                    cycles: 0,
+                });
+            }
             for args in simpler_args(args) {
                 out.push(Step::Attack {
                     attacker: attacker.clone(),
@@ -223,6 +233,7 @@ fn simpler_steps(step: &Step) -> Vec<Step> {
                     method: method.clone(),
                     args,
                     bounded_wait: *bounded_wait,
+                    cycles: *cycles,
                 });
             }
         }

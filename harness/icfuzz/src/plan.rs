@@ -513,10 +513,10 @@ pub(crate) fn lower(
             };
             (Fidelity::Exact, vec![Op::Call(call)])
         }
-        Step::Attack { attacker, canister, method, args, bounded_wait } => {
+        Step::Attack { attacker, canister, method, args, bounded_wait, cycles } => {
             let a = adversary(attacker)?;
             let (target, arg) = h.encode_call(canister, method, args)?;
-            let attack = Encode!(&target, method, &arg, &0u128, bounded_wait).expect("encodes");
+            let attack = Encode!(&target, method, &arg, &u128::from(*cycles), bounded_wait).expect("encodes");
             let call = CallOp {
                 step: Some(index),
                 caller_name: attacker.clone(),

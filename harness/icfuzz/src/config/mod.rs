@@ -171,11 +171,19 @@ pub struct ActorsConfig {
     /// The controller calls too (off: controller-only methods would look like access-control bugs otherwise).
     #[serde(default)]
     pub controller: bool,
+    /// Anyone can deploy a canister that calls yours: with no `[[adversary]]`, an attacker canister named
+    /// [`DEFAULT_ATTACKER`] calls the targets' update methods (skipping `canister_inspect_message`, with cycles
+    /// attached or not). `false` turns it off.
+    #[serde(default = "yes")]
+    pub attacker: bool,
 }
+
+/// The name of the attacker canister an environment without `[[adversary]]` gets.
+pub const DEFAULT_ATTACKER: &str = "attacker";
 
 impl Default for ActorsConfig {
     fn default() -> Self {
-        ActorsConfig { users: Vec::new(), anonymous: true, controller: false }
+        ActorsConfig { users: Vec::new(), anonymous: true, controller: false, attacker: true }
     }
 }
 
@@ -365,6 +373,10 @@ impl Loaded {
                     a.did = Some(absolute(&self.resolve(Path::new(did))).display().to_string());
                 }
             }
+        }
+        if config.adversaries.is_empty() && config.actors.attacker {
+            // Written out, so the resolved file says who calls the targets.
+            config.adversaries.push(AdversaryConfig { name: DEFAULT_ATTACKER.into(), ..Default::default() });
         }
         config.project = None;
         config.adversary_wasm = config.adversary_wasm.as_ref().map(|w| absolute(&self.resolve(w)));

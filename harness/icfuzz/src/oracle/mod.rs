@@ -111,7 +111,7 @@ impl std::fmt::Display for Finding {
 
 /// The first line of a message with principals as `P`, hex dumps as `H` and digits collapsed, so amounts, ids,
 /// times, callers and hashes do not split one bug into many buckets.
-fn normalize(message: &str) -> String {
+pub(crate) fn normalize(message: &str) -> String {
     let line = message.lines().next().unwrap_or("");
     let is_token = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     let mut out = String::with_capacity(line.len());

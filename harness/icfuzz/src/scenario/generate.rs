@@ -56,6 +56,8 @@ enum Kind {
 
 /// Oversized reply sizes: around the 2 MiB response limit, and smaller ones that add up.
 const OVERSIZED: &[u64] = &[1 << 10, 64 << 10, 1 << 20, (2 << 20) - 1000, 2 << 20, (2 << 20) + 1];
+/// Cycles an attacker attaches: a token amount, a typical fee, a trillion (a canister's creation budget).
+const ATTACHED_CYCLES: &[u64] = &[1, 1_000_000, 1_000_000_000, 1_000_000_000_000];
 /// Time steps: a second, past a typical timer, past a bounded-wait timeout, past the 5-minute stop timeout, an hour.
 const SECONDS: &[u64] = &[1, 10, 61, 301, 3_600];
 
@@ -168,7 +170,10 @@ fn step(h: &Gen<'_>, u: &mut Unstructured, kind: Kind, scope: &[candid::Principa
         Kind::Attack => {
             let (canister, method, args) = call(h, u, scope)?;
             let attacker = u.choose(&h.env.adversaries)?.name.clone();
-            Step::Attack { attacker, canister, method, args, bounded_wait: u.ratio(1u8, 4)? }
+            let bounded_wait = u.ratio(1u8, 4)?;
+            // Payable methods (deposits, top-ups) answer only calls with cycles, which only a canister can attach.
+            let cycles = if u.ratio(1u8, 3)? { *u.choose(ATTACHED_CYCLES)? } else { 0 };
+            Step::Attack { attacker, canister, method, args, bounded_wait, cycles }
         }
         Kind::Deliver => Step::Deliver { message: MessageRef::Nth(u.int_in_range(0..=7u32)?) },
         Kind::RunUntilQuiet => Step::RunUntilQuiet,

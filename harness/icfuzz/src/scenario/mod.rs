@@ -64,6 +64,10 @@ impl Scenario {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Version 1 → 2: `{"step": "deliver", "choice": n}` becomes `{"step": "deliver", "message": {"nth": n}}`, and
 /// `fault` steps likewise (`"fault": {"nth": n}`): the same choice among the same list, so the same step.
 fn migrate_v1(value: &mut serde_json::Value) {
@@ -271,6 +275,9 @@ pub enum Step {
         args: String,
         /// Bounded-wait (best-effort) call instead of unbounded-wait.
         bounded_wait: bool,
+        /// Cycles the attacker attaches (ingress never can: payable methods are reachable only so).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        cycles: u64,
     },
     /// Deliver one pending message (nothing if it is not pending).
     Deliver {
@@ -389,9 +396,10 @@ impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Step::Call { actor, canister, method, args } => write!(f, "{actor} calls {canister}.{method}{args}"),
-            Step::Attack { attacker, canister, method, args, bounded_wait } => write!(
+            Step::Attack { attacker, canister, method, args, bounded_wait, cycles } => write!(
                 f,
-                "attacker canister {attacker} calls {canister}.{method}{args}{}",
+                "attacker canister {attacker} calls {canister}.{method}{args}{}{}",
+                if *cycles > 0 { format!(" with {cycles} cycles") } else { String::new() },
                 if *bounded_wait { " (bounded wait)" } else { "" }
             ),
             Step::Deliver { message } => write!(f, "deliver {message}"),

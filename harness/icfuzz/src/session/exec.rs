@@ -530,9 +530,12 @@ impl<'s, B: Backend> Exec<'s, B> {
         if self.env.is_target(&call.canister) {
             let stats = self.stats.entry((call.canister.clone(), call.method.clone())).or_default();
             stats.calls += 1;
-            match result {
+            match &result {
                 Ok(_) => stats.replies += 1,
-                Err(_) => stats.rejects += 1,
+                Err((_, message)) => {
+                    stats.rejects += 1;
+                    stats.failed(message);
+                }
             }
         }
         self.notes.push(TraceEvent::Completed(self.calls.len()));

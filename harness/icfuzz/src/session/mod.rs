@@ -35,6 +35,29 @@ pub struct MethodStats {
     pub rejects: u64,
     /// Executions of this method (or its callbacks) that trapped.
     pub traps: u64,
+    /// Why calls failed: trap and reject messages bucketed as signatures bucket them (principals, hex and numbers
+    /// blanked), each with its count and the first message seen. At most [`MAX_FAILURE_KINDS`] kinds.
+    pub failures: BTreeMap<String, (u64, String)>,
+}
+
+/// Most kinds of failure [`MethodStats`] keeps per method.
+pub const MAX_FAILURE_KINDS: usize = 16;
+
+impl MethodStats {
+    /// Counts one failure with this message.
+    pub(crate) fn failed(&mut self, message: &str) {
+        let key = crate::oracle::normalize(message);
+        if let Some((count, _)) = self.failures.get_mut(&key) {
+            *count += 1;
+        } else if self.failures.len() < MAX_FAILURE_KINDS {
+            self.failures.insert(key, (1, message.lines().next().unwrap_or("").to_owned()));
+        }
+    }
+
+    /// The most frequent failure: its count and first message.
+    pub fn most_common_failure(&self) -> Option<(u64, &str)> {
+        self.failures.values().max_by_key(|(count, _)| *count).map(|(count, message)| (*count, message.as_str()))
+    }
 }
 
 /// An environment set up on a backend, ready to run scenarios.

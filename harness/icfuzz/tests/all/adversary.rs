@@ -109,11 +109,50 @@ fn an_attacker_canister_calls_as_itself() {
             method: "deposit".into(),
             args: "(1 : nat64)".into(),
             bounded_wait: false,
+            cycles: 0,
         }],
     );
     let record = e.calls.iter().find(|c| c.method == "deposit").expect("the attack completed");
     assert_eq!(record.caller, h.names().principal("evil").unwrap());
     assert_eq!(candid::decode_one::<u64>(record.result.as_ref().unwrap()).unwrap(), 101);
+}
+
+/// An attacker canister attaches cycles, which ingress never can: a payable method answers it, and the
+/// warning for a method no ingress call gets a reply from says what it wants.
+#[test]
+fn an_attacker_canister_attaches_cycles() {
+    let init = "(variant { Init = record { owner = {alice}; ledger = {alice}; fee = 1 : nat } })";
+    let treasury = || {
+        icfuzz::Environment::builder()
+            .canister(icfuzz::CanisterSpec::new("treasury", wasm("treasury")).init_args(init).target())
+            .adversary(icfuzz::AdversarySpec::new("evil"))
+            .adversary_wasm(wasm("adversary"))
+            .user("alice")
+            .build()
+            .unwrap()
+    };
+    let mut h = treasury();
+    let donate = |cycles| Step::Attack {
+        attacker: "evil".into(),
+        canister: "treasury".into(),
+        method: "donate".into(),
+        args: "()".into(),
+        bounded_wait: false,
+        cycles,
+    };
+    let e = run(&mut h, vec![donate(1_000_000)]);
+    let record = e.calls.iter().find(|c| c.method == "donate").expect("the attack completed");
+    assert_eq!(candid::decode_one::<candid::Nat>(record.result.as_ref().unwrap()).unwrap(), candid::Nat::from(1_000_000u64));
+    let e = run(&mut h, vec![donate(0)]);
+    let record = e.calls.iter().find(|c| c.method == "donate").expect("the attack completed");
+    assert!(record.result.as_ref().unwrap_err().1.contains("donate needs cycles attached"));
+    let mut h = treasury();
+    for _ in 0..10 {
+        run(&mut h, vec![call("alice", "treasury", "donate", "()")]);
+    }
+    let warnings = icfuzz::fuzz::never_replied(&h);
+    let warning = warnings.iter().find(|w| w.starts_with("treasury.donate:")).expect("a warning");
+    assert!(warning.contains("donate needs cycles attached") && warning.contains("only a canister"), "{warning}");
 }
 
 #[test]

@@ -120,8 +120,10 @@ fn a_campaign_where_a_method_never_succeeds_says_so() {
     let options = icfuzz::fuzz::FuzzOptions { executions: 300, stop_on_first: false, ..Default::default() };
     let report = icfuzz::fuzz::fuzz(&mut h, &options).unwrap();
     assert!(
-        report.never_replied.iter().any(|w| w.starts_with("bank.withdraw_then_trap:")),
-        "{:?}",
+        report.never_replied.iter().any(|w| w.starts_with("bank.withdraw_then_trap:")
+            && w.contains("most often (")
+            && (w.contains("insufficient balance") || w.contains("trapping after the transfer completed"))),
+        "the warning says why: {:?}",
         report.never_replied
     );
     assert!(!report.never_replied.iter().any(|w| w.starts_with("bank.deposit:")), "{:?}", report.never_replied);

@@ -30,6 +30,7 @@ pub fn reentrant_claim() -> Scenario {
             method: "claim".into(),
             args: "({mallory})".into(),
             bounded_wait: false,
+            cycles: 0,
         },
         Step::RunUntilQuiet,
     ])

@@ -20,7 +20,7 @@ fn every_kind() -> Scenario {
             action: ScriptAction::Hold { release_after_seconds: Some(10), then: Box::new(ScriptAction::Reject { message: "no".into() }) },
             sticky: false,
         },
-        Step::Attack { attacker: "mallory".into(), canister: "bank".into(), method: "withdraw".into(), args: "(1 : nat64)".into(), bounded_wait: true },
+        Step::Attack { attacker: "mallory".into(), canister: "bank".into(), method: "withdraw".into(), args: "(1 : nat64)".into(), bounded_wait: true, cycles: 0 },
         Step::Release { adversary: "mallory".into() },
         Step::AdvanceTime { seconds: 61 },
         Step::Stop { canister: "bank".into() },
