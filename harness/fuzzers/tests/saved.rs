@@ -26,7 +26,7 @@ fn a_version_1_scenario_is_migrated_and_replays_to_its_finding() {
     assert_eq!(
         resolved.steps[3],
         Step::Deliver {
-            message: MessageRef::Call { caller: "alice".into(), canister: "bank".into(), method: "withdraw".into() }
+            message: MessageRef::Call { caller: "alice".into(), canister: "bank".into(), method: "withdraw".into(), nth: 0 }
         }
     );
     assert!(

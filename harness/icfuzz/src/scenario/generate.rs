@@ -261,7 +261,7 @@ fn call(h: &Gen<'_>, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
         let total: u32 = methods.iter().map(|m| c.weight(&m.name)).sum();
         *weighted(u, &methods, total, |m| c.weight(&m.name))?
     };
-    let gen = ValueGen { env: &c.interface.env, principals: scope };
+    let gen = ValueGen { env: &c.interface.env, principals: scope, words: &h.words };
     let args = gen.args(u, &m.args)?;
     Ok((c.name.clone(), m.name.clone(), args.to_string()))
 }
@@ -277,13 +277,13 @@ fn action(
     // Holds and call-backs nest one level: their follow-up is a plain answer.
     let choice = if depth > 0 { u.int_in_range(0..=3u8)? } else { u.int_in_range(0..=9u8)? };
     Ok(match choice {
-        0 | 1 => reply(u, a, method, scope)?,
+        0 | 1 => reply(h, u, a, method, scope)?,
         2 => ScriptAction::Reject { message: "adversary rejects".into() },
         3 => ScriptAction::Garbage { len: *u.choose(&[0u32, 1, 7, 16, 64])?, seed: u.arbitrary()? },
         4 => ScriptAction::Oversized { len: *u.choose(OVERSIZED)? },
         5 => ScriptAction::Trap { message: "adversary traps".into() },
         // Without holds the same bytes mean a plain reply instead (one input still means one scenario).
-        6 if !h.generator.hold => reply(u, a, method, scope)?,
+        6 if !h.generator.hold => reply(h, u, a, method, scope)?,
         6 => ScriptAction::Hold {
             release_after_seconds: if u.ratio(2u8, 3)? { None } else { Some(*u.choose(SECONDS)?) },
             then: Box::new(action(h, u, a, method, scope, depth + 1)?),
@@ -303,10 +303,10 @@ fn action(
 }
 
 /// A well-typed reply when the impersonated interface is known, else `()`.
-fn reply(u: &mut Unstructured, a: &AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
+fn reply(h: &Gen<'_>, u: &mut Unstructured, a: &AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
     let typed = a.interface.as_ref().and_then(|i| i.method(method).ok().map(|m| (i, m)));
     let value = match typed {
-        Some((i, m)) => ValueGen { env: &i.env, principals: scope }.args(u, &m.rets)?.to_string(),
+        Some((i, m)) => ValueGen { env: &i.env, principals: scope, words: &h.words }.args(u, &m.rets)?.to_string(),
         None => "()".to_owned(),
     };
     Ok(ScriptAction::Reply { value })

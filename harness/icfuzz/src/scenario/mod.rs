@@ -68,6 +68,10 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
 /// Version 1 → 2: `{"step": "deliver", "choice": n}` becomes `{"step": "deliver", "message": {"nth": n}}`, and
 /// `fault` steps likewise (`"fault": {"nth": n}`): the same choice among the same list, so the same step.
 fn migrate_v1(value: &mut serde_json::Value) {
@@ -92,8 +96,8 @@ pub enum MessageRef {
     /// The `n % count`-th of the `count` deliverable messages, oldest first (held calls' polls left out): what
     /// generated scenarios say. A run resolves it to one of the names below.
     Nth(u32),
-    /// The oldest undelivered ingress message of a scenario call by `caller` (an actor, or the attacker canister
-    /// of an attack) to `canister.method`.
+    /// The `nth` oldest undelivered ingress message of a scenario call by `caller` (an actor, or the attacker
+    /// canister of an attack) to `canister.method` (several such calls may wait at once, with other arguments).
     Call {
         /// The actor or attacker.
         caller: String,
@@ -101,6 +105,9 @@ pub enum MessageRef {
         canister: String,
         /// The method.
         method: String,
+        /// Which of the waiting calls alike, oldest first.
+        #[serde(default, skip_serializing_if = "is_zero_u32")]
+        nth: u32,
     },
     /// The message at the head of the stream from one canister to another (requests and responses between two
     /// canisters are delivered in the order sent). Names are canister names or principals (`aaaaa-aa`).
@@ -228,7 +235,10 @@ impl std::fmt::Display for MessageRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MessageRef::Nth(n) => write!(f, "pending message #{n}"),
-            MessageRef::Call { caller, canister, method } => write!(f, "{caller}'s call to {canister}.{method}"),
+            MessageRef::Call { caller, canister, method, nth: 0 } => write!(f, "{caller}'s call to {canister}.{method}"),
+            MessageRef::Call { caller, canister, method, nth } => {
+                write!(f, "{caller}'s call #{nth} (oldest is #0) to {canister}.{method}")
+            }
             MessageRef::Stream { from, to } => write!(f, "the next message from {from} to {to}"),
             MessageRef::Timer { canister } => write!(f, "the global timer of {canister}"),
             MessageRef::Heartbeat { canister } => write!(f, "the heartbeat of {canister}"),

@@ -21,6 +21,9 @@ pub struct ValueGen<'a> {
     pub env: &'a TypeEnv,
     /// Principals to draw from, with the first ones (adversaries, then users) drawn most often.
     pub principals: &'a [Principal],
+    /// Strings the canister knows (its data segments' words, e.g. token symbols and keys it compares with):
+    /// half of the generated texts are one of them, when there are any.
+    pub words: &'a [&'a str],
 }
 
 /// Numbers worth trying first: identities, small amounts, powers of ten and type boundaries (filtered by width).
@@ -52,6 +55,9 @@ impl ValueGen<'_> {
     }
 
     fn text(&self, u: &mut Unstructured) -> Result<String> {
+        if !self.words.is_empty() && u.ratio(1u8, 2)? {
+            return Ok((*u.choose(self.words)?).to_owned());
+        }
         // Lengths around common validation limits (8, 32, 64, 256) matter more than the characters.
         let len = *u.choose(&[0usize, 1, 5, 8, 9, 32, 33, 64, 65, 100, 256, 257, 1000])?;
         let seed: u8 = u.arbitrary()?;
@@ -103,7 +109,8 @@ impl ValueGen<'_> {
             }
             TypeInner::Vec(inner) => {
                 if matches!(self.env.trace_type(inner).map(|t| t.as_ref().clone()), Ok(TypeInner::Nat8)) {
-                    let len = *u.choose(&[0usize, 1, 4, 32, 64, 100])?;
+                    // 29 bytes is a principal, 32 a subaccount or hash: the sizes validation checks for.
+                    let len = *u.choose(&[0usize, 1, 4, 29, 32, 32, 64, 100])?;
                     IDLValue::Blob((0..len).map(|_| u.arbitrary()).collect::<Result<_>>()?)
                 } else {
                     let len = if depth >= MAX_DEPTH { 0 } else { u.int_in_range(0..=MAX_VEC)? };

@@ -416,12 +416,10 @@ impl<'s, B: Backend> Exec<'s, B> {
         let pick = match message {
             MessageRef::Nth(n) if !choices.is_empty() => Some(&choices[*n as usize % choices.len()]),
             MessageRef::Nth(_) => None,
-            MessageRef::Call { caller, canister, method } => choices.iter().find(|p| match p.delivery {
-                Delivery::Ingress(id) => self.in_flight.iter().any(|(call, op)| {
-                    call.0 == id.0 && op.caller_name == *caller && op.canister == *canister && op.method == *method
-                }),
-                _ => false,
-            }),
+            MessageRef::Call { caller, canister, method, nth } => choices
+                .iter()
+                .filter(|p| self.is_call(p, caller, canister, method))
+                .nth(*nth as usize),
             MessageRef::Stream { from, to } => choices.iter().find(|p| {
                 matches!(p.delivery, Delivery::Stream { from: f, to: t } if Some(f) == named(from) && Some(t) == named(to))
             }),
@@ -440,18 +438,24 @@ impl<'s, B: Backend> Exec<'s, B> {
             self.notes.push(TraceEvent::Note(Note::NothingToDeliver(message.clone())));
             return Ok(None);
         };
-        let stable = self.message_name(pick).unwrap_or_else(|| message.clone());
+        let stable = self.message_name(pick, &choices).unwrap_or_else(|| message.clone());
         self.b.deliver(pick.delivery).map_err(|e| self.fail("deliver", e))?;
         Ok(Some(Step::Deliver { message: stable }))
     }
 
     /// The stable name of a pending message: what a replay finds again whatever steps before it were dropped.
-    fn message_name(&self, p: &PendingMessage) -> Option<MessageRef> {
+    fn message_name(&self, p: &PendingMessage, choices: &[PendingMessage]) -> Option<MessageRef> {
         let n = |p: &Principal| self.env.names.name(p);
         Some(match (&p.delivery, &p.kind) {
             (Delivery::Ingress(MessageId(id)), _) => {
                 let (_, op) = self.in_flight.iter().find(|(call, _)| call.0 == *id)?;
-                MessageRef::Call { caller: op.caller_name.clone(), canister: op.canister.clone(), method: op.method.clone() }
+                // Choices are oldest first: count the calls alike that wait before this one.
+                let nth = choices
+                    .iter()
+                    .take_while(|c| c.delivery != p.delivery)
+                    .filter(|c| self.is_call(c, &op.caller_name, &op.canister, &op.method))
+                    .count() as u32;
+                MessageRef::Call { caller: op.caller_name.clone(), canister: op.canister.clone(), method: op.method.clone(), nth }
             }
             (Delivery::Stream { from, to }, _) => MessageRef::Stream { from: n(from), to: n(to) },
             (Delivery::Timer(c), _) => MessageRef::Timer { canister: n(c) },
@@ -490,6 +494,16 @@ impl<'s, B: Backend> Exec<'s, B> {
         };
         self.b.answer_outcall(pick.id, engine_answer).map_err(|e| self.fail("answering an HTTP outcall", e))?;
         Ok(Some(Step::AnswerOutcall { outcall: stable, answer: answer.clone() }))
+    }
+
+    /// Whether `p` is the ingress message of a scenario call by `caller` to `canister.method`.
+    fn is_call(&self, p: &PendingMessage, caller: &str, canister: &str, method: &str) -> bool {
+        match p.delivery {
+            Delivery::Ingress(id) => self.in_flight.iter().any(|(call, op)| {
+                call.0 == id.0 && op.caller_name == caller && op.canister == canister && op.method == method
+            }),
+            _ => false,
+        }
     }
 
     /// Injects the fault `fault` names; returns the step under the fault's stable name.

@@ -109,6 +109,26 @@ fn a_run_is_deterministic_and_its_trace_readable() {
     assert!(icfuzz::Scenario::from_json("{\"steps\": 5}").unwrap_err().contains("not an icfuzz scenario"));
 }
 
+/// Two calls alike (same caller, canister and method, other arguments) wait at once: the one a pick delivers
+/// keeps its place among them in the saved scenario, so a replay delivers that one and not the oldest.
+#[test]
+fn a_delivered_call_is_named_among_the_calls_alike() {
+    let mut h = bank();
+    let steps = vec![
+        call("alice", "bank", "deposit", "(1 : nat64)"),
+        call("alice", "bank", "deposit", "(2 : nat64)"),
+        Step::Deliver { message: icfuzz::MessageRef::Nth(1) },
+    ];
+    let first = run(&mut h, steps);
+    let named = icfuzz::MessageRef::Call { caller: "alice".into(), canister: "bank".into(), method: "deposit".into(), nth: 1 };
+    assert_eq!(first.scenario.steps[2], Step::Deliver { message: named });
+    let replay = run(&mut h, first.scenario.steps.clone());
+    assert_eq!(replay.trace, first.trace);
+    let text = icfuzz::report::render_trace(&first);
+    let delivered = text.lines().skip_while(|l| !l.starts_with("step 3")).find(|l| l.contains("⇒ bank.deposit")).expect("a deposit completed");
+    assert!(delivered.contains("102"), "the second deposit (2) ran first: {delivered}");
+}
+
 #[test]
 fn a_campaign_where_a_method_never_succeeds_says_so() {
     // `withdraw_then_trap` traps after every transfer; with the trap-in-callback oracle off nothing is found, and
