@@ -24,6 +24,11 @@ fn reject(code: ErrorCode, message: impl Into<String>) -> RejectResponse {
     RejectResponse::new(code, message)
 }
 
+/// The replica's reject of an ingress message to a method only canisters may call.
+fn canister_only(method: &str) -> RejectResponse {
+    reject(ErrorCode::CanisterRejectedMessage, format!("Only canisters can call ic00 method {method}"))
+}
+
 fn decode<T: CandidType + for<'de> Deserialize<'de>>(arg: &[u8]) -> Result<T, RejectResponse> {
     Decode!(arg, T).map_err(|e| reject(ErrorCode::InvalidManagementPayload, format!("Error decoding candid: {e}")))
 }
@@ -106,7 +111,7 @@ impl Subnet {
         let mut refund = cycles;
         let result = match method {
             "http_request" => match responder {
-                Responder::Ingress(_) => Err(reject(ErrorCode::CanisterRejectedMessage, "Only canisters can call ic00 method http_request")),
+                Responder::Ingress(_) => Err(canister_only(method)),
                 Responder::Canister { callback, deadline_nanos, .. } => match self.http_request(caller, arg, cycles, callback, deadline_nanos) {
                     Ok(()) => return None,
                     Err(reject) => Err(reject),
@@ -201,10 +206,13 @@ impl Subnet {
         cycles: &mut Cycles,
         via_ingress: bool,
     ) -> Result<Vec<u8>, RejectResponse> {
-        let canister_only = |name: &str| {
-            reject(ErrorCode::CanisterRejectedMessage, format!("Only canisters can call ic00 method {name}"))
-        };
         match method {
+            "ecdsa_public_key" | "sign_with_ecdsa" | "schnorr_public_key" | "sign_with_schnorr" => {
+                if via_ingress {
+                    return Err(canister_only(method));
+                }
+                self.threshold_call(caller, method, arg, cycles)
+            }
             "provisional_create_canister_with_cycles" => {
                 let args: mgmt::ProvisionalCreateCanisterWithCyclesArgs = decode(arg)?;
                 let amount = args.amount.as_ref().map_or(self.config.default_cycles, nat_to_u128);
@@ -323,9 +331,6 @@ impl Subnet {
                 Ok(empty_reply())
             }
             other => {
-                if let Some(result) = self.threshold_method(caller, other, arg, cycles, via_ingress) {
-                    return result;
-                }
                 if IC_MANAGEMENT_METHODS.contains(&other) {
                     // The IC has it; the engine's reject is a divergence the campaign must hear about.
                     self.events.push(Event::Unimplemented { canister: caller, feature: Unimplemented::ManagementMethod(other.to_owned()) });

@@ -2,7 +2,7 @@
 //! `schnorr_public_key` and `sign_with_schnorr`, over the test keys of `threshold.rs`.
 //!
 //! They follow the replica (`rs/execution_environment/src/execution_environment.rs`, `system_api/routing.rs`):
-//! - only canisters may call them;
+//! - only canisters may call them (`management.rs` refuses ingress);
 //! - the argument is decoded and the key looked up when the call is routed, so a malformed argument or an
 //!   unknown key comes back as a routing reject (`DESTINATION_INVALID`);
 //! - signing takes its fee from the attached cycles and refunds the rest; public keys are free;
@@ -99,26 +99,9 @@ fn unknown_key(method: &str, key_id: String, signing: bool) -> RejectResponse {
 }
 
 impl Subnet {
-    /// A threshold-signature method called by `caller` with `cycles` attached (what is left when it returns is
-    /// refunded). `None` when `method` is not one of them.
-    pub(super) fn threshold_method(
-        &mut self,
-        caller: Principal,
-        method: &str,
-        arg: &[u8],
-        cycles: &mut Cycles,
-        via_ingress: bool,
-    ) -> Option<Result<Vec<u8>, RejectResponse>> {
-        if !matches!(method, "ecdsa_public_key" | "sign_with_ecdsa" | "schnorr_public_key" | "sign_with_schnorr") {
-            return None;
-        }
-        if via_ingress {
-            return Some(Err(rejected(format!("Only canisters can call ic00 method {method}"))));
-        }
-        Some(self.threshold_call(caller, method, arg, cycles))
-    }
-
-    fn threshold_call(&mut self, caller: Principal, method: &str, arg: &[u8], cycles: &mut Cycles) -> Result<Vec<u8>, RejectResponse> {
+    /// A threshold-signature method called by the canister `caller` with `cycles` attached (what is left when it
+    /// returns is refunded).
+    pub(super) fn threshold_call(&mut self, caller: Principal, method: &str, arg: &[u8], cycles: &mut Cycles) -> Result<Vec<u8>, RejectResponse> {
         match method {
             "ecdsa_public_key" => {
                 let args: mgmt::EcdsaPublicKeyArgs = decode(method, arg)?;
@@ -178,7 +161,7 @@ impl Subnet {
                 };
                 Ok(encode(&mgmt::SignWithSchnorrResult { signature }))
             }
-            _ => unreachable!("threshold_method filters the method names"),
+            _ => unreachable!("management_method dispatches only these names"),
         }
     }
 

@@ -128,3 +128,15 @@ pub fn call_and_relay(callee: CanisterId, callee_program: Program) -> Program {
 pub fn relayed_reject(bytes: &[u8]) -> (u64, String) {
     (int(&bytes[..8]), String::from_utf8_lossy(&bytes[8..]).into_owned())
 }
+
+/// A program calling the management canister with `cycles` attached and relaying the response.
+pub fn mgmt_call(method: &str, arg: Vec<u8>, cycles: u64) -> Program {
+    let mut p = Program::new()
+        .call_new(Principal::management_canister().as_slice(), method, relay_reply(), relay_reject())
+        .push_bytes(&arg)
+        .call_data_append();
+    if cycles > 0 {
+        p = p.push_int(cycles).call_cycles_add128();
+    }
+    p.call_perform().drop()
+}

@@ -7,18 +7,6 @@ use icfuzz_test_canisters::uc::Program;
 
 use crate::*;
 
-/// A program calling the management canister and relaying the response.
-fn mgmt_call(method: &str, arg: Vec<u8>, cycles: u64) -> Program {
-    let mut p = Program::new()
-        .call_new(Principal::management_canister().as_slice(), method, relay_reply(), relay_reject())
-        .push_bytes(&arg)
-        .call_data_append();
-    if cycles > 0 {
-        p = p.push_int(cycles).call_cycles_add128();
-    }
-    p.call_perform().drop()
-}
-
 #[test]
 fn a_canister_creates_and_installs_another() {
     let mut s = subnet();

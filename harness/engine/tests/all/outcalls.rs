@@ -161,11 +161,14 @@ fn requests_are_checked_as_by_the_replica() {
     s.run_until_quiet(10_000).unwrap();
     let pending = s.pending_outcalls();
     assert_eq!(pending.len(), 1);
-    s.answer_outcall(pending[0].id, HttpAnswer::Response { status: 404, headers: vec![], body: b"not found".to_vec() }).unwrap();
+    let headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
+    s.answer_outcall(pending[0].id, HttpAnswer::Response { status: 404, headers, body: b"not found".to_vec() }).unwrap();
     s.run_until_quiet(10_000).unwrap();
     let Ok(IngressStatus::Completed(Ok(reply))) = s.ingress_status(call) else { panic!("completed") };
+    // Without a transform the response passes as the adapter hands it over: header names lowercased.
     let result = Decode!(&reply, mgmt::HttpRequestResult).unwrap();
     assert_eq!((result.status, result.body), (candid::Nat::from(404u16), b"not found".to_vec()));
+    assert_eq!(result.headers, [mgmt::HttpHeader { name: "content-type".into(), value: "text/plain".into() }]);
     let paid = u128::from(before) - s.cycle_balance(a).unwrap();
     assert!(paid < u128::from(fee) + 1_000_000_000, "only the fee was kept: paid {paid}");
 

@@ -144,18 +144,6 @@ fn signing_fees_are_quoted_for_known_keys_only() {
     assert_eq!(quote(&mut s, 2, "test_key_1", 0), (0, Some(TEST_KEY_FEE)), "vetKD");
 }
 
-/// A program calling the management canister with `cycles` attached and relaying the response.
-fn mgmt_call(method: &str, arg: Vec<u8>, cycles: u64) -> Program {
-    let mut p = Program::new()
-        .call_new(Principal::management_canister().as_slice(), method, relay_reply(), relay_reject())
-        .push_bytes(&arg)
-        .call_data_append();
-    if cycles > 0 {
-        p = p.push_int(cycles).call_cycles_add128();
-    }
-    p.call_perform().drop()
-}
-
 fn ecdsa_key(name: &str) -> mgmt::EcdsaKeyId {
     mgmt::EcdsaKeyId { curve: mgmt::EcdsaCurve::Secp256k1, name: name.to_owned() }
 }
@@ -182,6 +170,17 @@ fn signing_requests_are_refused_and_charged_as_on_the_ic() {
     let (code, message) = relayed_reject(&relayed(&mut s, "ecdsa_public_key", public, 0));
     assert_eq!(code, RejectCode::DestinationInvalid as u64);
     assert!(message.contains("Requested unknown threshold key: ecdsa:Secp256k1:my_key, existing keys: [ecdsa:Secp256k1:dfx_test_key"), "{message}");
+
+    // The IC holds no secp256r1 keys.
+    let r1 = Encode!(&mgmt::SignWithEcdsaArgs {
+        message_hash: hash.clone(),
+        derivation_path: vec![],
+        key_id: mgmt::EcdsaKeyId { curve: mgmt::EcdsaCurve::Secp256r1, name: "key_1".into() },
+    })
+    .unwrap();
+    let (code, message) = relayed_reject(&relayed(&mut s, "sign_with_ecdsa", r1, fee));
+    assert_eq!(code, RejectCode::DestinationInvalid as u64);
+    assert!(message.contains("Requested unknown or disabled threshold key: ecdsa:Secp256r1:key_1"), "{message}");
 
     let (code, message) = relayed_reject(&relayed(&mut s, "sign_with_ecdsa", sign_args("test_key_1", vec![1; 31], vec![]), fee));
     assert_eq!(code, RejectCode::DestinationInvalid as u64, "a 31-byte hash does not decode: {message}");

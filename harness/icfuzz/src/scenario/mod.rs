@@ -168,12 +168,15 @@ pub enum OutcallRef {
     /// The `n % count`-th of the `count` pending outcalls, oldest first: what generated scenarios say. A run
     /// resolves it to the name below.
     Nth(u32),
-    /// The oldest pending outcall of `canister` to `url`.
+    /// The `nth` oldest pending outcall of `canister` to `url`.
     Url {
         /// The canister that made it.
         canister: String,
         /// Its URL.
         url: String,
+        /// Which of the pending outcalls alike, oldest first.
+        #[serde(default, skip_serializing_if = "is_zero_u32")]
+        nth: u32,
     },
 }
 
@@ -214,7 +217,8 @@ impl std::fmt::Display for OutcallRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OutcallRef::Nth(n) => write!(f, "pending HTTP outcall #{n}"),
-            OutcallRef::Url { canister, url } => write!(f, "{canister}'s HTTP outcall to {url}"),
+            OutcallRef::Url { canister, url, nth: 0 } => write!(f, "{canister}'s HTTP outcall to {url}"),
+            OutcallRef::Url { canister, url, nth } => write!(f, "{canister}'s HTTP outcall #{nth} (oldest is #0) to {url}"),
         }
     }
 }

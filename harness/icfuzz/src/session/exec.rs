@@ -474,15 +474,18 @@ impl<'s, B: Backend> Exec<'s, B> {
         let pick = match outcall {
             OutcallRef::Nth(n) if !pending.is_empty() => Some(&pending[*n as usize % pending.len()]),
             OutcallRef::Nth(_) => None,
-            OutcallRef::Url { canister, url } => {
-                pending.iter().find(|o| Some(o.canister) == names.resolve(canister) && o.url == *url)
-            }
+            OutcallRef::Url { canister, url, nth } => pending
+                .iter()
+                .filter(|o| Some(o.canister) == names.resolve(canister) && o.url == *url)
+                .nth(*nth as usize),
         };
         let Some(pick) = pick else {
             self.notes.push(TraceEvent::Note(Note::NoOutcall(outcall.clone())));
             return Ok(None);
         };
-        let stable = OutcallRef::Url { canister: names.name(&pick.canister), url: pick.url.clone() };
+        // Pending outcalls are oldest first: count those alike before this one.
+        let nth = pending.iter().take_while(|o| o.id != pick.id).filter(|o| o.canister == pick.canister && o.url == pick.url).count();
+        let stable = OutcallRef::Url { canister: names.name(&pick.canister), url: pick.url.clone(), nth: nth as u32 };
         let engine_answer = match answer {
             OutcallAnswer::Response { status, headers, body } => {
                 HttpAnswer::Response { status: *status, headers: headers.clone(), body: body.as_bytes().to_vec() }
