@@ -218,22 +218,25 @@ fn scenarios_answer_http_outcalls_and_reach_the_parser() {
     }
 }
 
-/// `canisters/wallet` signs with threshold ECDSA and Schnorr on the engine's test keys: with zero configuration
-/// it installs, signs, and a campaign finds nothing and reports nothing unimplemented.
+/// Proof canisters for production features fuzz clean with zero configuration: they install, run, and a campaign
+/// finds nothing and reports nothing unimplemented. `canisters/wallet` signs with threshold ECDSA and Schnorr on
+/// the engine's test keys; `canisters/factory` uses its chunk store, `install_chunked_code` and `deposit_cycles`.
 #[test]
-fn a_threshold_signing_wallet_fuzzes_clean() {
-    let dir = temp("wallet");
-    let out_dir = dir.join("out");
-    let wasm = icfuzz_test_canisters::wasm_path("wallet");
-    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "300", "--seed", "3", "--out", out_dir.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", show(&out));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("no finding"), "{}", show(&out));
-    assert!(!stderr.contains("does not implement"), "{}", show(&out));
-    assert!(!out_dir.join("unimplemented.json").exists() || {
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
-        report["unimplemented"].as_array().unwrap().is_empty()
-    });
+fn production_feature_canisters_fuzz_clean() {
+    for name in ["wallet", "factory"] {
+        let dir = temp(name);
+        let out_dir = dir.join("out");
+        let wasm = icfuzz_test_canisters::wasm_path(name);
+        let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "300", "--seed", "3", "--out", out_dir.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{name}: {}", show(&out));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("no finding"), "{name}: {}", show(&out));
+        assert!(!stderr.contains("does not implement"), "{name}: {}", show(&out));
+        assert!(!out_dir.join("unimplemented.json").exists() || {
+            let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
+            report["unimplemented"].as_array().unwrap().is_empty()
+        });
+    }
 }
 
 #[test]

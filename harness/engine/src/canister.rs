@@ -1,8 +1,13 @@
-//! A canister's state in the engine: settings, code, cycles, call contexts and callbacks, logs.
+//! A canister's state in the engine: settings, code, cycles, call contexts and callbacks, logs, and what the
+//! management canister keeps for it (chunk store, snapshots, history).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
-use crate::runtime::Code;
+use ic_management_canister_types as mgmt;
+
+use crate::runtime::{Code, HeapSnapshot, LoadedModule};
+use crate::stable_memory::StableMemory;
 use crate::types::{CanisterStatus, Cycles, LogRecord, MessageId, Principal};
 
 /// Where a call context came from, and so where its response goes.
@@ -86,6 +91,8 @@ pub(crate) struct Settings {
     pub env_vars: BTreeMap<String, String>,
     /// Freezing threshold in seconds.
     pub freezing_threshold: u64,
+    /// Who may fetch the canister's logs.
+    pub log_visibility: mgmt::LogVisibility,
 }
 
 /// One canister.
@@ -116,6 +123,55 @@ pub(crate) struct Canister {
     pub next_context: u64,
     /// Next callback id.
     pub next_callback: u64,
+    /// The Wasm chunk store (`upload_chunk`), by SHA-256 of the chunk. Chunks are shared, not copied, by subnet
+    /// snapshots and canister snapshots.
+    pub chunks: BTreeMap<[u8; 32], Arc<[u8]>>,
+    /// Canister snapshots by local id (the first 8 bytes of a snapshot id). Immutable once taken, so shared.
+    pub snapshots: BTreeMap<u64, Arc<CanisterSnapshot>>,
+    /// The local id the next snapshot gets: per canister, never reused.
+    pub next_snapshot: u64,
+    /// What `canister_info` reports.
+    pub history: History,
+}
+
+/// A canister snapshot (`take_canister_snapshot`): what `load_canister_snapshot` puts back.
+pub(crate) struct CanisterSnapshot {
+    /// The module installed when it was taken.
+    pub module: Arc<LoadedModule>,
+    /// Heap and globals.
+    pub heap: HeapSnapshot,
+    /// Stable memory.
+    pub stable: StableMemory,
+    /// Certified data.
+    pub certified_data: Vec<u8>,
+    /// The chunk store.
+    pub chunks: BTreeMap<[u8; 32], Arc<[u8]>>,
+    /// `canister_version` when it was taken.
+    pub canister_version: u64,
+    /// Time it was taken (ns).
+    pub taken_at_nanos: u64,
+    /// Bytes, as the replica counts them: heap, stable memory, globals, module, chunk store, certified data.
+    pub size: u64,
+}
+
+/// The last changes of a canister (creation, code deployments, uninstalls, controller changes, snapshot loads).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct History {
+    /// Oldest first, at most [`crate::limits::MAX_HISTORY_CHANGES`].
+    pub changes: VecDeque<mgmt::Change>,
+    /// Every change ever recorded, including those dropped.
+    pub total: u64,
+}
+
+impl History {
+    /// Records a change; the oldest is dropped beyond the limit.
+    pub(crate) fn record(&mut self, change: mgmt::Change) {
+        self.changes.push_back(change);
+        self.total += 1;
+        while self.changes.len() > crate::limits::MAX_HISTORY_CHANGES {
+            self.changes.pop_front();
+        }
+    }
 }
 
 impl Canister {
@@ -134,6 +190,10 @@ impl Canister {
             next_log_idx: 0,
             next_context: 0,
             next_callback: 0,
+            chunks: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            next_snapshot: 0,
+            history: History::default(),
         }
     }
 
@@ -153,7 +213,31 @@ impl Canister {
             next_log_idx: self.next_log_idx,
             next_context: self.next_context,
             next_callback: self.next_callback,
+            chunks: self.chunks.clone(),
+            snapshots: self.snapshots.clone(),
+            next_snapshot: self.next_snapshot,
+            history: self.history.clone(),
         }
+    }
+
+    /// Records a change in the history, stamped with the current version.
+    pub(crate) fn record_change(&mut self, timestamp_nanos: u64, origin: mgmt::ChangeOrigin, details: mgmt::ChangeDetails) {
+        self.history.record(mgmt::Change {
+            timestamp_nanos,
+            canister_version: self.version,
+            origin,
+            details: Some(details),
+        });
+    }
+
+    /// Bytes the chunk store counts for: every chunk as a full 1 MiB, whatever its length (as the replica).
+    pub(crate) fn chunk_store_bytes(&self) -> u64 {
+        self.chunks.len() as u64 * crate::limits::MAX_CHUNK_BYTES as u64
+    }
+
+    /// Bytes of all snapshots.
+    pub(crate) fn snapshots_bytes(&self) -> u64 {
+        self.snapshots.values().map(|s| s.size).sum()
     }
 
     /// Appends a log record, dropping the oldest once the log exceeds its byte budget (as the IC does).
@@ -166,11 +250,13 @@ impl Canister {
         }
     }
 
-    /// Heap plus stable memory in bytes: what storage fees and the freezing limit are computed from.
+    /// Heap, stable memory, chunk store and snapshots in bytes: what storage fees and the freezing limit are
+    /// computed from.
     pub(crate) fn memory_bytes(&self) -> u64 {
-        self.code.as_ref().map_or(0, |code| {
+        let code = self.code.as_ref().map_or(0, |code| {
             code.memory_size() + code.store.data().stable.size_pages() * crate::limits::WASM_PAGE
-        })
+        });
+        code + self.chunk_store_bytes() + self.snapshots_bytes()
     }
 
     /// The balance the canister must keep (idle fees for its freezing threshold).

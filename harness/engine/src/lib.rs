@@ -39,6 +39,7 @@ mod subnet;
 mod threshold;
 mod tracked_memory;
 mod types;
+mod vetkd;
 
 pub use config::{Config, InstructionLimits};
 /// The kind of an execution (update, callback, query, ...): what an [`Event::Executed`] ran.

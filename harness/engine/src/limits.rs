@@ -32,3 +32,15 @@ pub const MAX_REPLY_NON_REPLICATED: usize = 3 << 20;
 pub const MAX_INTER_CANISTER_REQUEST: usize = 10 << 20;
 /// Largest ingress message (method name + argument) on an application subnet.
 pub const MAX_INGRESS_BYTES: usize = 2 << 20;
+/// Largest Wasm chunk (`upload_chunk`); every stored chunk counts this much memory.
+pub const MAX_CHUNK_BYTES: usize = 1 << 20;
+/// Chunks a chunk store holds (its 100 MiB limit, the largest Wasm module, in 1 MiB chunks).
+pub const MAX_CHUNKS: usize = 100;
+/// Instructions charged for one `upload_chunk` on an application subnet.
+pub const UPLOAD_CHUNK_INSTRUCTIONS: u64 = 200_000_000;
+/// Snapshots one canister may hold.
+pub const MAX_SNAPSHOTS: usize = 10;
+/// Instructions charged for taking or loading a snapshot, before one per byte of it (application subnet).
+pub const SNAPSHOT_BASELINE_INSTRUCTIONS: u64 = 2_000_000_000;
+/// Changes a canister's history keeps.
+pub const MAX_HISTORY_CHANGES: usize = 20;

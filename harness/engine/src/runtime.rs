@@ -23,6 +23,8 @@ pub(crate) struct LoadedModule {
     pub hash: [u8; 32],
     /// Block counters, when the module is instrumented for coverage.
     pub coverage: Option<Arc<crate::coverage::CoverageCounters>>,
+    /// Bytes of the module as installed (after gunzip), which a canister snapshot counts.
+    pub wasm_size: u64,
 }
 
 /// A wasmtime engine and the modules it compiled, shared by every subnet of the process with the same engine
@@ -160,7 +162,7 @@ impl Runtime {
                 module
             }
         };
-        let loaded = Arc::new(LoadedModule { module, info, hash, coverage });
+        let loaded = Arc::new(LoadedModule { module, info, hash, coverage, wasm_size: wasm.len() as u64 });
         self.modules.insert(hash, loaded.clone());
         Ok(loaded)
     }
@@ -467,6 +469,14 @@ pub(crate) enum Checkpoint {
     Tracked,
     /// No tracking: a full copy taken before the execution.
     Copy(HeapSnapshot),
+}
+
+impl HeapSnapshot {
+    /// Bytes a canister snapshot counts for it: the heap, and each global as the replica's in-memory value
+    /// (32 bytes).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.memory.len() as u64 + 32 * self.globals.len() as u64
+    }
 }
 
 impl Code {

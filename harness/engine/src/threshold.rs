@@ -24,7 +24,7 @@ pub(crate) enum Scheme {
     Bip340,
     /// `schnorr` with algorithm `ed25519`.
     Ed25519,
-    /// `vetkd` with curve `bls12_381_g2` (fees only: the engine does not derive vetKeys yet).
+    /// `vetkd` with curve `bls12_381_g2` (its keys are `vetkd.rs`'s).
     VetKd,
 }
 
@@ -111,7 +111,7 @@ pub(crate) fn public_key(scheme: Scheme, name: &str, canister: CanisterId, path:
             let (key, chain_code) = ed25519_master(name).derive_subkey(&ed25519_path(canister, path));
             DerivedPublicKey { public_key: key.public_key().serialize_raw().to_vec(), chain_code: chain_code.to_vec() }
         }
-        Scheme::VetKd => unreachable!("vetKD keys are not derived by the engine"),
+        Scheme::VetKd => unreachable!("vetKD keys are vetkd.rs's"),
     }
 }
 

@@ -78,6 +78,8 @@ error_codes! {
     CanisterOutOfCycles = 207,
     /// No canister with that id exists.
     CanisterNotFound = 301,
+    /// No canister snapshot with that id.
+    CanisterSnapshotNotFound = 305,
     /// `canister_inspect_message` did not accept, or the canister called `msg_reject`.
     CanisterRejectedMessage = 406,
     /// `create_canister` without enough cycles attached for the creation fee.

@@ -76,6 +76,9 @@ impl Subnet {
 
     /// Runs a query method as a query call (non-replicated): nothing it does persists.
     pub fn query_call(&mut self, canister: CanisterId, sender: Principal, method: &str, arg: Vec<u8>) -> CallResult {
+        if canister == Principal::management_canister() {
+            return self.management_query(sender, method, &arg);
+        }
         let kind = self.check_callee(canister, method, false)?;
         let api = match kind {
             MethodKind::Query => ApiType::NonReplicatedQuery,

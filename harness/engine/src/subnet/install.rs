@@ -1,6 +1,8 @@
 //! Installing code (ic-semantics §7): `install_code` in its three modes (install, reinstall, upgrade), atomic on
 //! failure, and uninstalling.
 
+use ic_management_canister_types as mgmt;
+
 use super::messages::{Message, Response};
 use super::Subnet;
 use crate::canister::CallOrigin;
@@ -39,16 +41,35 @@ pub enum WasmMemoryPersistence {
     Replace,
 }
 
+/// Who asked for an install and what it costs beyond running the module: the history entry's origin, and the
+/// instructions `install_chunked_code` charges for assembling the module (0 for `install_code`).
+pub(super) struct InstallRequest {
+    /// The controller asking (the code runs with it as `msg_caller`).
+    pub sender: Principal,
+    /// The history entry's origin.
+    pub origin: mgmt::ChangeOrigin,
+    /// Instructions charged on top of those the module's start, init and upgrade hooks use.
+    pub extra_instructions: u64,
+}
+
+impl InstallRequest {
+    /// A request from a user (ingress or the engine's own API).
+    pub(super) fn from_user(sender: Principal) -> InstallRequest {
+        InstallRequest { sender, origin: mgmt::ChangeOrigin::FromUser(mgmt::FromUserRecord { user_id: sender }), extra_instructions: 0 }
+    }
+}
+
 impl Subnet {
     /// install_code in all three modes (ic-semantics §7). Atomic: on any failure the canister is as before.
     pub(super) fn install_code(
         &mut self,
-        sender: Principal,
+        request: InstallRequest,
         canister: CanisterId,
         mode: InstallMode,
         wasm: &[u8],
         arg: Vec<u8>,
     ) -> Result<(), RejectResponse> {
+        let sender = request.sender;
         self.check_controller(sender, canister)?;
         let invalid = |detail: String| {
             RejectResponse::new(
@@ -59,7 +80,20 @@ impl Subnet {
         let module = self.runtime.load(wasm).map_err(|e| invalid(e.to_string()))?;
         let has_code = self.canisters[&canister].code.is_some();
         let limit = self.config.instruction_limits.install;
-        let mut used = 0u64;
+        // The replica prepays the whole instruction limit before running anything, on top of the freezing limit;
+        // a canister that cannot is refused, and the unused part is not charged.
+        let c = &self.canisters[&canister];
+        let required = c.freezing_limit(&self.config.fees) + self.config.fees.execution(limit, module.info.memory64);
+        if c.cycles < required {
+            return Err(RejectResponse::new(
+                ErrorCode::CanisterOutOfCycles,
+                format!(
+                    "Canister installation failed with `Canister {canister} is out of cycles: please top up the canister with at least {} additional cycles`.",
+                    required - c.cycles
+                ),
+            ));
+        }
+        let mut used = request.extra_instructions;
         let mut logs = Vec::new();
 
         // Upgrade: pre_upgrade runs on the old code; its effects are undone if anything later fails.
@@ -193,6 +227,13 @@ impl Subnet {
         c.version += 1;
         c.global_timer = global_timer;
         c.cycles = balance.saturating_sub(fee);
+        let deployed = match mode {
+            InstallMode::Install => mgmt::CodeDeploymentMode::Install,
+            InstallMode::Reinstall => mgmt::CodeDeploymentMode::Reinstall,
+            InstallMode::Upgrade(_) => mgmt::CodeDeploymentMode::Upgrade,
+        };
+        let details = mgmt::CodeDeploymentRecord { mode: deployed, module_hash: module.hash.to_vec() };
+        c.record_change(self.time_nanos, request.origin, mgmt::ChangeDetails::CodeDeployment(details));
         match (mode, certified_data) {
             (_, Some(data)) => c.certified_data = data,
             (InstallMode::Upgrade(_), None) => {}
@@ -203,15 +244,26 @@ impl Subnet {
     }
 
     /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT), all contexts and
-    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data and logs are
-    /// cleared (ic-semantics §7).
-    pub(super) fn uninstall(&mut self, id: CanisterId) {
+    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data, logs and the
+    /// chunk store are cleared (ic-semantics §7). `origin` is the controller's `uninstall_code` (recorded in
+    /// the history; snapshots stay); `None` is the system uninstalling a canister out of cycles, which also
+    /// deletes its snapshots and drops its history, as the replica does.
+    pub(super) fn uninstall(&mut self, id: CanisterId, origin: Option<mgmt::ChangeOrigin>) {
+        let time = self.time_nanos;
         let Some(c) = self.canisters.get_mut(&id) else { return };
         c.code = None;
         c.global_timer = 0;
         c.certified_data.clear();
         c.logs.clear();
+        c.chunks.clear();
         c.version += 1;
+        match origin {
+            Some(origin) => c.record_change(time, origin, mgmt::ChangeDetails::CodeUninstall),
+            None => {
+                c.snapshots.clear();
+                c.history.changes.clear();
+            }
+        }
         c.callbacks.clear();
         let contexts = std::mem::take(&mut c.contexts);
         self.forget_expired(id);

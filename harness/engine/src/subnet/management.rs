@@ -1,8 +1,9 @@
 //! The management canister (`aaaaa-aa`) subset the engine implements.
 //!
 //! Requests to the management canister run when delivered, like any other request; their replies travel back
-//! through the stream from `aaaaa-aa` to the caller. `install_code` is decoded here and carried out by
-//! `install.rs`, threshold signatures by `signing.rs`, HTTP outcalls by `outcalls.rs`.
+//! through the stream from `aaaaa-aa` to the caller. Calls are decoded here; `install_code` is carried out by
+//! `install.rs`, the chunk store by `chunks.rs`, snapshots by `canister_snapshots.rs`, `canister_info` and its
+//! kin by `introspection.rs`, threshold signatures by `signing.rs`, HTTP outcalls by `outcalls.rs`.
 
 use candid::{CandidType, Decode, Encode, Nat};
 use ic_management_canister_types as mgmt;
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::events::Event;
 use crate::types::Unimplemented;
-use super::install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
+use super::install::{InstallMode, InstallRequest, UpgradeOptions, WasmMemoryPersistence};
 use super::messages::{Message, PendingStop, Responder, Response};
 use super::Subnet;
 use crate::canister::Settings;
@@ -92,6 +93,31 @@ const IC_MANAGEMENT_METHODS: &[&str] = &[
     "vetkd_public_key",
 ];
 
+/// Where a change in a canister's history came from: a user (ingress) or a canister, with the version it says
+/// it has (`sender_canister_version`).
+fn change_origin(caller: Principal, via_ingress: bool, sender_canister_version: Option<u64>) -> mgmt::ChangeOrigin {
+    if via_ingress {
+        mgmt::ChangeOrigin::FromUser(mgmt::FromUserRecord { user_id: caller })
+    } else {
+        mgmt::ChangeOrigin::FromCanister(mgmt::FromCanisterRecord { canister_id: caller, canister_version: sender_canister_version })
+    }
+}
+
+/// The IC's install mode of a management call.
+fn install_mode(mode: mgmt::CanisterInstallMode) -> InstallMode {
+    match mode {
+        mgmt::CanisterInstallMode::Install => InstallMode::Install,
+        mgmt::CanisterInstallMode::Reinstall => InstallMode::Reinstall,
+        mgmt::CanisterInstallMode::Upgrade(flags) => InstallMode::Upgrade(UpgradeOptions {
+            skip_pre_upgrade: flags.and_then(|f| f.skip_pre_upgrade).unwrap_or(false),
+            wasm_memory_persistence: flags.and_then(|f| f.wasm_memory_persistence).map(|p| match p {
+                mgmt::WasmMemoryPersistence::Keep => WasmMemoryPersistence::Keep,
+                mgmt::WasmMemoryPersistence::Replace => WasmMemoryPersistence::Replace,
+            }),
+        }),
+    }
+}
+
 fn nat_to_u64(n: &Nat) -> u64 {
     u64::try_from(n.0.clone()).unwrap_or(u64::MAX)
 }
@@ -131,6 +157,20 @@ impl Subnet {
         Some((payload, refund))
     }
 
+    /// A query call to the management canister: only `fetch_canister_logs` is one.
+    pub(super) fn management_query(&self, caller: Principal, method: &str, arg: &[u8]) -> Result<Vec<u8>, RejectResponse> {
+        match method {
+            "fetch_canister_logs" => {
+                let args: mgmt::FetchCanisterLogsArgs = decode(arg)?;
+                encode(&self.fetch_canister_logs(caller, &args)?)
+            }
+            other => Err(reject(
+                ErrorCode::CanisterMethodNotFound,
+                format!("Management canister has no query method '{other}'"),
+            )),
+        }
+    }
+
     /// Sends a management-canister response that was deferred.
     fn respond_from_management(&mut self, responder: Responder, payload: Payload) {
         match responder {
@@ -156,6 +196,8 @@ impl Subnet {
         let id = args.canister_id;
         self.check_controller(caller, id)?;
         let c = self.canisters.get_mut(&id).expect("checked");
+        // An accepted stop bumps the version, even of a stopped canister (the replica's `stop_canister`).
+        c.version += 1;
         match c.status {
             CanisterStatus::Stopped => return Ok(Some(empty_reply())),
             CanisterStatus::Running => c.status = CanisterStatus::Stopping,
@@ -174,6 +216,7 @@ impl Subnet {
             return;
         }
         c.status = CanisterStatus::Stopped;
+        c.version += 1;
         for stop in self.pending_stops.remove(&id).unwrap_or_default() {
             self.respond_from_management(stop.responder, Payload::Reply(empty_reply()));
         }
@@ -207,7 +250,8 @@ impl Subnet {
         via_ingress: bool,
     ) -> Result<Vec<u8>, RejectResponse> {
         match method {
-            "ecdsa_public_key" | "sign_with_ecdsa" | "schnorr_public_key" | "sign_with_schnorr" => {
+            "ecdsa_public_key" | "sign_with_ecdsa" | "schnorr_public_key" | "sign_with_schnorr" | "vetkd_public_key"
+            | "vetkd_derive_key" => {
                 if via_ingress {
                     return Err(canister_only(method));
                 }
@@ -216,7 +260,8 @@ impl Subnet {
             "provisional_create_canister_with_cycles" => {
                 let args: mgmt::ProvisionalCreateCanisterWithCyclesArgs = decode(arg)?;
                 let amount = args.amount.as_ref().map_or(self.config.default_cycles, nat_to_u128);
-                let id = self.create_from_settings(caller, args.settings, amount, args.specified_id)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                let id = self.create_from_settings(origin, caller, args.settings, amount, args.specified_id)?;
                 encode(&mgmt::CanisterIdRecord { canister_id: id })
             }
             "create_canister" => {
@@ -233,25 +278,78 @@ impl Subnet {
                     ));
                 }
                 let amount = std::mem::take(cycles) - fee;
-                let id = self.create_from_settings(caller, args.settings, amount, None)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                let id = self.create_from_settings(origin, caller, args.settings, amount, None)?;
                 encode(&mgmt::CanisterIdRecord { canister_id: id })
             }
             "install_code" => {
                 let args: mgmt::InstallCodeArgs = decode(arg)?;
-                let mode = match args.mode {
-                    mgmt::CanisterInstallMode::Install => InstallMode::Install,
-                    mgmt::CanisterInstallMode::Reinstall => InstallMode::Reinstall,
-                    mgmt::CanisterInstallMode::Upgrade(flags) => InstallMode::Upgrade(UpgradeOptions {
-                        skip_pre_upgrade: flags.and_then(|f| f.skip_pre_upgrade).unwrap_or(false),
-                        wasm_memory_persistence: flags.and_then(|f| f.wasm_memory_persistence).map(|p| match p {
-                            mgmt::WasmMemoryPersistence::Keep => WasmMemoryPersistence::Keep,
-                            mgmt::WasmMemoryPersistence::Replace => WasmMemoryPersistence::Replace,
-                        }),
-                    }),
-                };
-                self.install_code(caller, args.canister_id, mode, &args.wasm_module, args.arg)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                let request = InstallRequest { sender: caller, origin, extra_instructions: 0 };
+                self.install_code(request, args.canister_id, install_mode(args.mode), &args.wasm_module, args.arg)?;
                 Ok(empty_reply())
             }
+            "install_chunked_code" => {
+                let args: mgmt::InstallChunkedCodeArgs = decode(arg)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                let mode = install_mode(args.mode);
+                self.install_chunked_code(caller, args, mode, origin)?;
+                Ok(empty_reply())
+            }
+            "upload_chunk" => {
+                let args: mgmt::UploadChunkArgs = decode(arg)?;
+                encode(&self.upload_chunk(caller, args)?)
+            }
+            "stored_chunks" => {
+                let args: mgmt::StoredChunksArgs = decode(arg)?;
+                encode(&self.stored_chunks(caller, args.canister_id)?)
+            }
+            "clear_chunk_store" => {
+                let args: mgmt::ClearChunkStoreArgs = decode(arg)?;
+                self.clear_chunk_store(caller, args.canister_id)?;
+                Ok(empty_reply())
+            }
+            "take_canister_snapshot" => {
+                let args: mgmt::TakeCanisterSnapshotArgs = decode(arg)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                encode(&self.take_canister_snapshot(caller, args, origin)?)
+            }
+            "load_canister_snapshot" => {
+                let args: mgmt::LoadCanisterSnapshotArgs = decode(arg)?;
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                self.load_canister_snapshot(caller, args, origin)?;
+                Ok(empty_reply())
+            }
+            "list_canister_snapshots" => {
+                let args: mgmt::ListCanisterSnapshotsArgs = decode(arg)?;
+                encode(&self.list_canister_snapshots(caller, args.canister_id)?)
+            }
+            "delete_canister_snapshot" => {
+                let args: mgmt::DeleteCanisterSnapshotArgs = decode(arg)?;
+                self.delete_canister_snapshot(caller, args)?;
+                Ok(empty_reply())
+            }
+            "canister_info" | "canister_metadata" | "subnet_info" if via_ingress => Err(canister_only(method)),
+            "canister_info" => {
+                let args: mgmt::CanisterInfoArgs = decode(arg)?;
+                encode(&self.canister_info(&args)?)
+            }
+            "canister_metadata" => {
+                let args: mgmt::CanisterMetadataArgs = decode(arg)?;
+                encode(&self.canister_metadata(caller, &args)?)
+            }
+            "subnet_info" => {
+                let args: mgmt::SubnetInfoArgs = decode(arg)?;
+                encode(&self.subnet_info(&args)?)
+            }
+            "fetch_canister_logs" => Err(reject(
+                ErrorCode::CanisterRejectedMessage,
+                if via_ingress {
+                    "fetch_canister_logs API is not accessible via ingress in replicated mode"
+                } else {
+                    "fetch_canister_logs API is only accessible to end users in non-replicated mode"
+                },
+            )),
             "canister_status" => {
                 let args: mgmt::CanisterIdRecord = decode(arg)?;
                 let status = self.status_record(caller, args.canister_id)?;
@@ -260,8 +358,20 @@ impl Subnet {
             "update_settings" => {
                 let args: mgmt::UpdateSettingsArgs = decode(arg)?;
                 self.check_controller(caller, args.canister_id)?;
+                let time = self.time_nanos;
                 let c = self.canisters.get_mut(&args.canister_id).expect("checked");
                 apply_settings(&mut c.settings, &args.settings);
+                // Every update bumps the version; the history records the controllers whenever they were given,
+                // changed or not (the replica's `update_settings`).
+                c.version += 1;
+                if let Some(controllers) = &args.settings.controllers {
+                    let mut controllers = controllers.clone();
+                    controllers.sort();
+                    controllers.dedup();
+                    let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                    let details = mgmt::ChangeDetails::ControllersChange(mgmt::ControllersChangeRecord { controllers });
+                    c.record_change(time, origin, details);
+                }
                 Ok(empty_reply())
             }
             "raw_rand" => {
@@ -281,6 +391,7 @@ impl Subnet {
                 self.check_controller(caller, args.canister_id)?;
                 let c = self.canisters.get_mut(&args.canister_id).expect("checked");
                 c.status = CanisterStatus::Running;
+                c.version += 1;
                 for stop in self.pending_stops.remove(&args.canister_id).unwrap_or_default() {
                     let cancelled = reject(ErrorCode::CanisterStoppingCancelled, "Canister's stop request was cancelled.");
                     self.respond_from_management(stop.responder, Payload::Reject(cancelled));
@@ -305,7 +416,8 @@ impl Subnet {
             "uninstall_code" => {
                 let args: mgmt::UninstallCodeArgs = decode(arg)?;
                 self.check_controller(caller, args.canister_id)?;
-                self.uninstall(args.canister_id);
+                let origin = change_origin(caller, via_ingress, args.sender_canister_version);
+                self.uninstall(args.canister_id, Some(origin));
                 Ok(empty_reply())
             }
             "provisional_top_up_canister" => {
@@ -346,6 +458,7 @@ impl Subnet {
     /// Creates a canister (at `specified_id` if given) with the settings of a creation call.
     fn create_from_settings(
         &mut self,
+        origin: mgmt::ChangeOrigin,
         caller: Principal,
         settings: Option<mgmt::CanisterSettings>,
         cycles: Cycles,
@@ -359,7 +472,7 @@ impl Subnet {
             None => self.allocate_canister_id(),
         };
         let controllers = settings.as_ref().and_then(|s| s.controllers.clone()).unwrap_or_else(|| vec![caller]);
-        self.create_canister_with_controllers_at(id, controllers, cycles);
+        self.create_canister_with_controllers_at(id, controllers, cycles, origin);
         if let Some(settings) = settings {
             let c = self.canisters.get_mut(&id).expect("just created");
             apply_settings(&mut c.settings, &settings);
@@ -408,7 +521,7 @@ impl Subnet {
                 memory_allocation: zero(),
                 freezing_threshold: Nat::from(c.settings.freezing_threshold),
                 reserved_cycles_limit: Nat::from(5_000_000_000_000u64),
-                log_visibility: mgmt::LogVisibility::Controllers,
+                log_visibility: c.settings.log_visibility.clone(),
                 log_memory_limit: Nat::from(limits::MAX_LOG_BYTES as u64),
                 wasm_memory_limit: Nat::from(c.settings.wasm_memory_limit),
                 wasm_memory_threshold: zero(),
@@ -423,7 +536,7 @@ impl Subnet {
                 status_visibility: mgmt::StatusVisibility::Controllers,
             },
             module_hash: c.code.as_ref().map(|code| code.module.hash.to_vec()),
-            memory_size: Nat::from(memory + stable),
+            memory_size: Nat::from(c.memory_bytes()),
             memory_metrics: mgmt::MemoryMetrics {
                 wasm_memory_size: Nat::from(memory),
                 stable_memory_size: Nat::from(stable),
@@ -431,8 +544,8 @@ impl Subnet {
                 wasm_binary_size: zero(),
                 custom_sections_size: zero(),
                 canister_history_size: zero(),
-                wasm_chunk_store_size: zero(),
-                snapshots_size: zero(),
+                wasm_chunk_store_size: Nat::from(c.chunk_store_bytes()),
+                snapshots_size: Nat::from(c.snapshots_bytes()),
                 log_memory_store_size: zero(),
             },
             cycles: Nat::from(c.cycles),
@@ -458,6 +571,9 @@ fn apply_settings(settings: &mut Settings, new: &mgmt::CanisterSettings) {
     }
     if let Some(threshold) = &new.freezing_threshold {
         settings.freezing_threshold = nat_to_u64(threshold);
+    }
+    if let Some(visibility) = &new.log_visibility {
+        settings.log_visibility = visibility.clone();
     }
     if let Some(vars) = &new.environment_variables {
         settings.env_vars = vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect();

@@ -10,7 +10,10 @@
 //! | `ingress` | submitting ingress calls (with `canister_inspect_message`), their status, awaiting them, query calls |
 //! | `scheduling` | what may be delivered next, delivering it, faults, `tick`, `run_until_quiet`, deadlines |
 //! | `execute` | running a delivered message in its call context: commit or rollback, callbacks, cleanup, responses |
-//! | `management` | the management canister (`aaaaa-aa`) subset |
+//! | `management` | the management canister (`aaaaa-aa`): decoding calls, canister lifecycle and settings |
+//! | `chunks` | its Wasm chunk store and `install_chunked_code` |
+//! | `canister_snapshots` | its canister snapshots (take, load, list, delete) |
+//! | `introspection` | its `canister_info`, `canister_metadata`, `subnet_info`, `fetch_canister_logs` |
 //! | `signing` | its threshold-signature methods |
 //! | `outcalls` | its HTTP outcalls: pending until answered, then checked and transformed |
 //! | `install` | `install_code` (install, reinstall, upgrade) and uninstalling |
@@ -19,9 +22,12 @@
 //! helpers and `management` uses `install`'s modes. Beyond that they meet only as methods on `Subnet`.
 
 mod events;
+mod canister_snapshots;
+mod chunks;
 mod execute;
 mod ingress;
 mod install;
+mod introspection;
 mod management;
 mod messages;
 mod outcalls;
@@ -30,6 +36,7 @@ mod signing;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use ic_management_canister_types as mgmt;
 use sha2::{Digest, Sha256};
 
 use crate::canister::{Canister, Settings};
@@ -43,6 +50,7 @@ use crate::types::{
 
 pub use events::{Delivery, EngineError, Event, Fault, IngressStatus, MessageKind, PendingMessage};
 pub use install::{InstallMode, UpgradeOptions, WasmMemoryPersistence};
+use install::InstallRequest;
 pub use outcalls::{HttpAnswer, HttpOutcall};
 pub(crate) use outcalls::PendingOutcall;
 pub(crate) use messages::{Ingress, PendingStop, Queued};
@@ -137,19 +145,30 @@ impl Subnet {
     /// Creates an empty canister with the given controllers and cycles.
     pub fn create_canister_with_controllers(&mut self, controllers: Vec<Principal>, cycles: Cycles) -> CanisterId {
         let id = self.allocate_canister_id();
-        self.create_canister_with_controllers_at(id, controllers, cycles);
+        let origin = mgmt::ChangeOrigin::FromUser(mgmt::FromUserRecord { user_id: Principal::anonymous() });
+        self.create_canister_with_controllers_at(id, controllers, cycles, origin);
         id
     }
 
-    /// Creates an empty canister at a given (unused) id.
-    fn create_canister_with_controllers_at(&mut self, id: CanisterId, controllers: Vec<Principal>, cycles: Cycles) {
+    /// Creates an empty canister at a given (unused) id; its history starts with its creation by `origin`.
+    fn create_canister_with_controllers_at(
+        &mut self,
+        id: CanisterId,
+        controllers: Vec<Principal>,
+        cycles: Cycles,
+        origin: mgmt::ChangeOrigin,
+    ) {
+        let creation = mgmt::CreationRecord { controllers: controllers.clone(), environment_variables_hash: None };
         let settings = Settings {
             controllers,
             wasm_memory_limit: self.config.default_wasm_memory_limit,
             env_vars: Default::default(),
             freezing_threshold: DEFAULT_FREEZING_THRESHOLD_SECONDS,
+            log_visibility: mgmt::LogVisibility::Controllers,
         };
-        self.canisters.insert(id, Canister::new(settings, cycles));
+        let mut canister = Canister::new(settings, cycles);
+        canister.record_change(self.time_nanos, origin, mgmt::ChangeDetails::Creation(creation));
+        self.canisters.insert(id, canister);
     }
 
     /// The next unused canister id (ids are never reused).
@@ -173,7 +192,7 @@ impl Subnet {
         sender: Option<Principal>,
     ) -> Result<(), RejectResponse> {
         let sender = sender.unwrap_or_else(Principal::anonymous);
-        self.install_code(sender, canister, InstallMode::Install, wasm, arg)
+        self.install_code(InstallRequest::from_user(sender), canister, InstallMode::Install, wasm, arg)
     }
 
     /// Replaces the code and wipes all state (heap and stable memory), then runs start and `canister_init`.
@@ -185,7 +204,7 @@ impl Subnet {
         sender: Option<Principal>,
     ) -> Result<(), RejectResponse> {
         let sender = sender.unwrap_or_else(Principal::anonymous);
-        self.install_code(sender, canister, InstallMode::Reinstall, wasm, arg)
+        self.install_code(InstallRequest::from_user(sender), canister, InstallMode::Reinstall, wasm, arg)
     }
 
     /// Upgrades: `canister_pre_upgrade` on the old code, then start and `canister_post_upgrade` on the new;
@@ -211,7 +230,7 @@ impl Subnet {
         options: UpgradeOptions,
     ) -> Result<(), RejectResponse> {
         let sender = sender.unwrap_or_else(Principal::anonymous);
-        self.install_code(sender, canister, InstallMode::Upgrade(options), wasm, arg)
+        self.install_code(InstallRequest::from_user(sender), canister, InstallMode::Upgrade(options), wasm, arg)
     }
 
     /// Adds cycles to a canister's balance; returns the new balance.
@@ -293,9 +312,9 @@ impl Subnet {
         Ok(self.canister(canister)?.callbacks.len())
     }
 
-    /// A hash of a canister's state: module, heap, globals, stable memory, certified data, timer and version.
-    /// Equal hashes mean equal states. Cycles are left out (see [`Subnet::cycle_balance`]): executions are
-    /// charged even when they trap, so a rolled-back execution changes the balance but nothing else.
+    /// A hash of a canister's state: module, heap, globals, stable memory, certified data, timer, version, chunk
+    /// store and snapshots. Equal hashes mean equal states. Cycles are left out (see [`Subnet::cycle_balance`]):
+    /// executions are charged even when they trap, so a rolled-back execution changes the balance but nothing else.
     pub fn state_hash(&mut self, canister: CanisterId) -> Result<[u8; 32], EngineError> {
         let c = self.canisters.get_mut(&canister).ok_or(EngineError::UnknownCanister(canister))?;
         let mut hasher = Sha256::new();
@@ -306,6 +325,14 @@ impl Subnet {
         hasher.update(&c.certified_data);
         hasher.update(c.global_timer.to_le_bytes());
         hasher.update(c.version.to_le_bytes());
+        // The chunk store and snapshots are the canister's state too (a snapshot is named by its local id, and
+        // ids are never reused, so the ids stand for the contents).
+        for hash in c.chunks.keys() {
+            hasher.update(hash);
+        }
+        for local in c.snapshots.keys() {
+            hasher.update(local.to_le_bytes());
+        }
         Ok(hasher.finalize().into())
     }
 

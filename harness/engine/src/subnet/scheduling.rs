@@ -151,7 +151,7 @@ impl Subnet {
             }
         }
         for id in exhausted {
-            self.uninstall(id);
+            self.uninstall(id, None);
         }
     }
 

@@ -1,11 +1,13 @@
-//! The management canister's threshold-signature methods: `ecdsa_public_key`, `sign_with_ecdsa`,
-//! `schnorr_public_key` and `sign_with_schnorr`, over the test keys of `threshold.rs`.
+//! The management canister's threshold-key methods: `ecdsa_public_key`, `sign_with_ecdsa`, `schnorr_public_key`
+//! and `sign_with_schnorr` over the test keys of `threshold.rs`, `vetkd_public_key` and `vetkd_derive_key` over
+//! those of `vetkd.rs`.
 //!
 //! They follow the replica (`rs/execution_environment/src/execution_environment.rs`, `system_api/routing.rs`):
 //! - only canisters may call them (`management.rs` refuses ingress);
 //! - the argument is decoded and the key looked up when the call is routed, so a malformed argument or an
 //!   unknown key comes back as a routing reject (`DESTINATION_INVALID`);
-//! - signing takes its fee from the attached cycles and refunds the rest; public keys are free;
+//! - signing (and deriving a vetKey) takes its fee from the attached cycles and refunds the rest; public keys are
+//!   free;
 //! - any reject refunds all attached cycles.
 
 use candid::{CandidType, Decode, Encode};
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 use super::Subnet;
 use crate::threshold::{self, Scheme};
+use crate::vetkd;
 use crate::types::{Cycles, ErrorCode, Principal, RejectCode, RejectResponse};
 
 /// The replica bounds derivation paths to 255 elements (a `BoundedVec` in its argument types); the canister's id
@@ -160,6 +163,23 @@ impl Subnet {
                         .map_err(|e| rejected(format!("{method} request failed: invalid taproot tree hash ({e})")))?,
                 };
                 Ok(encode(&mgmt::SignWithSchnorrResult { signature }))
+            }
+            "vetkd_public_key" => {
+                let args: mgmt::VetKDPublicKeyArgs = decode(method, arg)?;
+                check_key(method, Scheme::VetKd, &args.key_id.name, false)?;
+                let canister = args.canister_id.unwrap_or(caller);
+                let public_key = vetkd::public_key(&args.key_id.name, canister, &args.context);
+                Ok(encode(&mgmt::VetKDPublicKeyResult { public_key }))
+            }
+            "vetkd_derive_key" => {
+                let args: mgmt::VetKDDeriveKeyArgs = decode(method, arg)?;
+                check_key(method, Scheme::VetKd, &args.key_id.name, true)?;
+                // The transport key is checked before the fee is taken, as in the replica.
+                let transport = vetkd::transport_key(&args.transport_public_key)
+                    .ok_or_else(|| rejected("The provided transport public key is invalid."))?;
+                self.charge_signature(method, Scheme::VetKd, &args.key_id.name, cycles)?;
+                let encrypted_key = vetkd::derive_key(&args.key_id.name, caller, &args.context, &args.input, &transport);
+                Ok(encode(&mgmt::VetKDDeriveKeyResult { encrypted_key }))
             }
             _ => unreachable!("management_method dispatches only these names"),
         }

@@ -98,8 +98,18 @@ fn ic_cdk_refuses_to_call_without_enough_liquid_cycles() {
 fn a_frozen_canister_rejects_calls_answers_queries_and_skips_its_timer() {
     let mut s = subnet();
     let a = install_uc(&mut s);
-    let b = s.create_canister_with_controllers(vec![Principal::anonymous()], 1_000);
+    // Installing prepays the install's instructions, so freeze it afterwards: a threshold of a century.
+    let b = s.create_canister_with_controllers(vec![Principal::anonymous()], 1_000_000_000);
     s.install_canister(b, &uc_wasm(), vec![], None).unwrap();
+    let freeze = ic_management_canister_types::UpdateSettingsArgs {
+        canister_id: b,
+        settings: ic_management_canister_types::CanisterSettings {
+            freezing_threshold: Some(candid::Nat::from(100 * 365 * 24 * 3600u64)),
+            ..Default::default()
+        },
+        sender_canister_version: None,
+    };
+    s.update_call(Principal::management_canister(), Principal::anonymous(), "update_settings", Encode!(&freeze).unwrap()).unwrap();
     let reject = update(&mut s, b, Program::new().reply()).unwrap_err();
     assert_eq!(reject.error_code, ErrorCode::CanisterOutOfCycles, "{reject}");
     let (code, _) = relayed_reject(&update(&mut s, a, call_and_relay(b, Program::new().reply())).unwrap());
@@ -107,8 +117,24 @@ fn a_frozen_canister_rejects_calls_answers_queries_and_skips_its_timer() {
     // Non-replicated queries cost nothing and the replica checks no balance for them: a frozen canister answers.
     assert_eq!(query(&mut s, b, Program::new().push_bytes(b"still here").reply_data_append().reply()).unwrap(), b"still here");
     // Topped up, it runs again.
-    s.add_cycles(b, 100_000_000_000).unwrap();
+    s.add_cycles(b, 10_000_000_000_000).unwrap();
     assert!(update(&mut s, b, Program::new().reply()).is_ok());
+}
+
+/// The replica prepays an install's whole instruction limit (above the freezing limit) before running it: a
+/// canister that cannot is refused and stays empty; one that can pays only what the install used.
+#[test]
+fn an_install_the_canister_cannot_prepay_is_refused() {
+    let mut s = subnet();
+    let prepay = s.config().fees.execution(TEST_INSTRUCTION_LIMIT, false);
+    let poor = s.create_canister_with_controllers(vec![Principal::anonymous()], prepay - 1);
+    let refused = s.install_canister(poor, &uc_wasm(), vec![], None).unwrap_err();
+    assert_eq!(refused.error_code, ErrorCode::CanisterOutOfCycles, "{refused}");
+    assert!(refused.reject_message.contains("Canister installation failed with"), "{refused}");
+    assert_eq!(s.module_hash(poor).unwrap(), None);
+    s.add_cycles(poor, 1).unwrap();
+    s.install_canister(poor, &uc_wasm(), vec![], None).unwrap();
+    assert!(s.cycle_balance(poor).unwrap() > prepay / 2, "the unused prepayment is not charged");
 }
 
 #[test]

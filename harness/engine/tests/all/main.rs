@@ -5,6 +5,9 @@
 //! that real async Rust canisters behave as on the IC.
 
 mod calls;
+mod canister_history;
+mod canister_snapshots;
+mod chunks;
 mod context_matrix;
 mod coverage;
 mod cycles;
@@ -20,6 +23,7 @@ mod signing;
 mod snapshots;
 mod stack;
 mod time;
+mod vetkd;
 
 use icfuzz_engine::{CallResult, CanisterId, Config, InstructionLimits, Principal, RejectCode, Subnet};
 use icfuzz_test_canisters::uc::Program;

@@ -191,7 +191,7 @@ fn management_methods_the_engine_lacks_are_reported() {
     let a = install_uc(&mut s);
     s.take_events();
     let arg = Encode!(&mgmt::CanisterIdRecord { canister_id: a }).unwrap();
-    update(&mut s, a, mgmt_call("take_canister_snapshot", arg.clone(), 0)).unwrap();
+    update(&mut s, a, mgmt_call("node_metrics_history", arg.clone(), 0)).unwrap();
     update(&mut s, a, mgmt_call("no_such_method", arg, 0)).unwrap();
     let reported: Vec<_> = s
         .take_events()
@@ -201,8 +201,8 @@ fn management_methods_the_engine_lacks_are_reported() {
             _ => None,
         })
         .collect();
-    assert_eq!(reported, [(a, icfuzz_engine::Unimplemented::ManagementMethod("take_canister_snapshot".into()))]);
-    assert_eq!(reported[0].1.to_string(), "management method `take_canister_snapshot`");
+    assert_eq!(reported, [(a, icfuzz_engine::Unimplemented::ManagementMethod("node_metrics_history".into()))]);
+    assert_eq!(reported[0].1.to_string(), "management method `node_metrics_history`");
 }
 
 /// A query call on the IC always has a data certificate; the engine has none, says 0 and reports it. Replicated
