@@ -87,29 +87,29 @@ fn zero_config_discovers_the_callee_and_finds_cannot_stop_but_not_in_the_fixed_t
     assert!(text(&out.stderr).contains("no finding") && text(&out.stderr).contains("400 scenarios"), "{}", show(&out));
 }
 
-/// `canisters/notes` (a plain cargo build: its interface is in `get_candid_pointer` only) derives its users' keys
-/// with vetKD, which the engine does not implement yet: the campaign says so (what, how often, a scenario that
-/// reaches it) instead of passing the engine's rejects off as the IC's.
+/// `canisters/monitor` (a plain cargo build: its interface is in `get_candid_pointer` only) reads node metrics
+/// with `node_metrics_history`, which the engine does not implement yet: the campaign says so (what, how often, a
+/// scenario that reaches it) instead of passing the engine's rejects off as the IC's.
 #[test]
 fn a_campaign_reports_what_the_engine_does_not_implement() {
     let dir = temp("unimplemented");
     let out_dir = dir.join("out");
     // Zero configuration: a plain cargo build, whose interface is only in `export_candid!()`'s export.
-    let wasm = icfuzz_test_canisters::wasm_path("notes");
+    let wasm = icfuzz_test_canisters::wasm_path("monitor");
     let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "200", "--seed", "1", "--jobs", "2", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("feature(s) the engine does not implement"), "{}", show(&out));
-    assert!(stderr.contains("management method `vetkd_derive_key`: reached"), "{}", show(&out));
+    assert!(stderr.contains("management method `node_metrics_history`: reached"), "{}", show(&out));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("unimplemented.json")).unwrap()).unwrap();
     let listed = report["unimplemented"].as_array().unwrap();
-    let derive = listed.iter().find(|u| u["what"] == "management method `vetkd_derive_key`").expect("listed");
-    assert!(derive["count"].as_u64().unwrap() > 0, "{report}");
+    let metrics = listed.iter().find(|u| u["what"] == "management method `node_metrics_history`").expect("listed");
+    assert!(metrics["count"].as_u64().unwrap() > 0, "{report}");
     // The first scenario that reached it replays, and its trace shows where.
-    let first = derive["first_scenario"].as_str().unwrap();
+    let first = metrics["first_scenario"].as_str().unwrap();
     let out = icfuzz(&["replay", first]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(text(&out.stdout).contains("reached management method `vetkd_derive_key`, which the engine does not implement"), "{}", show(&out));
+    assert!(text(&out.stdout).contains("reached management method `node_metrics_history`, which the engine does not implement"), "{}", show(&out));
 }
 
 /// `canisters/treasury` (a plain cargo build) takes `variant { Upgrade; Init : record { owner; ledger; fee } }`
@@ -220,10 +220,11 @@ fn scenarios_answer_http_outcalls_and_reach_the_parser() {
 
 /// Proof canisters for production features fuzz clean with zero configuration: they install, run, and a campaign
 /// finds nothing and reports nothing unimplemented. `canisters/wallet` signs with threshold ECDSA and Schnorr on
-/// the engine's test keys; `canisters/factory` uses its chunk store, `install_chunked_code` and `deposit_cycles`.
+/// the engine's test keys; `canisters/notes` derives its users' keys with vetKD; `canisters/factory` uses its
+/// chunk store, `install_chunked_code` and `deposit_cycles`.
 #[test]
 fn production_feature_canisters_fuzz_clean() {
-    for name in ["wallet", "factory"] {
+    for name in ["wallet", "notes", "factory"] {
         let dir = temp(name);
         let out_dir = dir.join("out");
         let wasm = icfuzz_test_canisters::wasm_path(name);

@@ -59,8 +59,6 @@ pub struct Config {
     pub seed: [u8; 32],
     /// The subnet's principal, returned by `ic0.subnet_self_*`.
     pub subnet_id: Principal,
-    /// The root key returned by `ic0.root_key_*`.
-    pub root_key: Vec<u8>,
     /// Cycle fees charged and reported by `ic0.cost_*` (default: a 13-node application subnet's).
     pub fees: Fees,
     /// Instrument every installed module for coverage (block counters and comparison logging; see
@@ -79,8 +77,6 @@ impl Default for Config {
             initial_time_nanos: 1_735_689_600_000_000_000,
             seed: [0; 32],
             subnet_id: Principal::from_slice(&[0xd2; 29]),
-            // The length of a real IC root key (DER-encoded BLS key); contents are not a real key.
-            root_key: vec![0x30; 133],
             fees: Fees::APPLICATION_SUBNET,
             coverage: false,
         }

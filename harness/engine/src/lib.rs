@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod canister;
+mod certification;
 mod config;
 pub mod coverage;
 mod execution;

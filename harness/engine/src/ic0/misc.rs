@@ -3,7 +3,7 @@
 use wasmtime::{Caller, Linker};
 
 use super::{
-    allowed, copy_out, copy_out_owned, debug_text, exec_in, read_bytes, read_principal, violation, ApiType, HostError, HostState,
+    allowed, copy_out, copy_out_owned, debug_text, exec_in, read_bytes, read_principal, violation, HostError, HostState,
     Ptr,
 };
 use crate::limits::MAX_CERTIFIED_DATA;
@@ -96,23 +96,22 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         exec_in(&mut c, allowed::CERTIFIED_SET, "certified_data_set")?.certified_data = Some(data);
         Ok(())
     })?;
-    // The engine issues no state certificates (it has no threshold key); queries see none, as replicated
-    // executions on the IC do. Documented as a known divergence.
+    // A query call has a certificate (see `certification.rs`); replicated executions have none, as on the IC.
     linker.func_wrap("ic0", "data_certificate_present", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u32> {
-        let api = exec_in(&mut c, allowed::STAR, "data_certificate_present")?.api;
-        // Right for replicated executions; a query call on the IC always has a certificate.
-        if matches!(api, ApiType::NonReplicatedQuery | ApiType::CompositeQuery) {
-            super::unimplemented(&mut c, "data_certificate_present", "state certificates in query calls");
-        }
-        Ok(0)
+        Ok(u32::from(exec_in(&mut c, allowed::STAR, "data_certificate_present")?.certificate.is_some()))
     })?;
     linker.func_wrap("ic0", "data_certificate_size", |mut c: Caller<'_, HostState>| -> wasmtime::Result<P> {
-        exec_in(&mut c, allowed::CERTIFICATE, "data_certificate_size")?;
-        Err(violation("ic0_data_certificate_size: no certificate is available"))
+        let exec = exec_in(&mut c, allowed::CERTIFICATE, "data_certificate_size")?;
+        let canister = exec.canister_id;
+        let certificate = exec.certificate.as_mut().ok_or_else(|| violation("ic0_data_certificate_size: no certificate is available"))?;
+        Ok(P::from_usize(certificate.bytes(canister).len()))
     })?;
-    linker.func_wrap("ic0", "data_certificate_copy", |mut c: Caller<'_, HostState>, _dst: P, _off: P, _size: P| {
-        exec_in(&mut c, allowed::CERTIFICATE, "data_certificate_copy")?;
-        Err::<(), _>(violation("ic0_data_certificate_copy: no certificate is available"))
+    linker.func_wrap("ic0", "data_certificate_copy", |mut c: Caller<'_, HostState>, dst: P, off: P, size: P| {
+        let exec = exec_in(&mut c, allowed::CERTIFICATE, "data_certificate_copy")?;
+        let canister = exec.canister_id;
+        let certificate = exec.certificate.as_mut().ok_or_else(|| violation("ic0_data_certificate_copy: no certificate is available"))?;
+        let bytes = certificate.bytes(canister).to_vec();
+        copy_out_owned(&mut c, dst.get(), off.get(), size.get(), "data_certificate_copy", &bytes)
     })?;
     linker.func_wrap("ic0", "time", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u64> {
         Ok(exec_in(&mut c, allowed::STAR, "time")?.time_nanos)

@@ -311,6 +311,8 @@ pub(crate) struct ExecState {
     pub subnet_id: Principal,
     /// The root key.
     pub root_key: Vec<u8>,
+    /// The data certificate (query calls only).
+    pub certificate: Option<crate::certification::LazyCertificate>,
     /// Environment variables, in name order (their index order for `env_var_name_*`).
     pub env_vars: BTreeMap<String, String>,
     /// The execution's instruction limit.
@@ -374,6 +376,7 @@ impl ExecState {
             controllers: Vec::new(),
             subnet_id: Principal::management_canister(),
             root_key: Vec::new(),
+            certificate: None,
             env_vars: BTreeMap::new(),
             instruction_limit: 0,
             fuel_given: 0,

@@ -212,7 +212,7 @@ impl Subnet {
         exec.version = c.version;
         exec.controllers = c.settings.controllers.clone();
         exec.subnet_id = self.config.subnet_id;
-        exec.root_key = self.config.root_key.clone();
+        exec.root_key = crate::certification::root_key_der().to_vec();
         exec.env_vars = c.settings.env_vars.clone();
         exec.context_instructions = context_instructions;
         exec.instruction_limit = match api {

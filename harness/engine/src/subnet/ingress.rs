@@ -3,6 +3,7 @@
 
 use super::events::{EngineError, Event, IngressStatus};
 use crate::types::Unimplemented;
+use crate::certification::LazyCertificate;
 use super::execute::{composite_in_replicated, did_not_reply, empty_canister, export_name, not_found, Input, MethodKind};
 use super::messages::{Ingress, Responder};
 use super::Subnet;
@@ -92,8 +93,10 @@ impl Subnet {
         };
         let export = export_name(kind, method);
         let input = Input { arg, ..Input::default() };
-        let exec = self.exec_state(canister, api, sender, input, 0, false, 0, 0);
+        let mut exec = self.exec_state(canister, api, sender, input, 0, false, 0, 0);
         let c = self.canisters.get_mut(&canister).expect("checked by check_callee");
+        // A query call on the IC always comes with a certificate of the canister's certified data.
+        exec.certificate = Some(LazyCertificate::new(self.time_nanos, c.certified_data.clone()));
         let code = c.code.as_mut().expect("checked by check_callee");
         let executed = execution::run(&self.runtime, code, &Entry::Export(export.clone()), exec, Persist::Discard);
         self.events.push(Event::Executed {

@@ -282,6 +282,12 @@ impl Subnet {
         Ok(self.canister(canister)?.memory_bytes())
     }
 
+    /// The root public key (DER-encoded BLS12-381, 133 bytes) that data certificates verify with, as
+    /// `ic0.root_key_*` and PocketIC's `root_key` give it.
+    pub fn root_key(&self) -> &'static [u8] {
+        crate::certification::root_key_der()
+    }
+
     /// `canister_version`.
     pub fn canister_version(&self, canister: CanisterId) -> Result<u64, EngineError> {
         Ok(self.canister(canister)?.version)

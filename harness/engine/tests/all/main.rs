@@ -5,6 +5,7 @@
 //! that real async Rust canisters behave as on the IC.
 
 mod calls;
+mod certificates;
 mod canister_history;
 mod canister_snapshots;
 mod chunks;

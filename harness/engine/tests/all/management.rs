@@ -205,27 +205,6 @@ fn management_methods_the_engine_lacks_are_reported() {
     assert_eq!(reported[0].1.to_string(), "management method `node_metrics_history`");
 }
 
-/// A query call on the IC always has a data certificate; the engine has none, says 0 and reports it. Replicated
-/// executions have none on the IC either, so there the 0 is right and nothing is reported.
-#[test]
-fn a_query_asking_for_its_certificate_is_reported() {
-    let mut s = subnet();
-    let a = install_uc(&mut s);
-    s.take_events();
-    let present = Program::new().data_certificate_present().reply_data_append().reply();
-    assert_eq!(int(&query(&mut s, a, present.clone()).unwrap()), 0);
-    assert_eq!(int(&update(&mut s, a, present).unwrap()), 0);
-    let reported: Vec<String> = s
-        .take_events()
-        .into_iter()
-        .filter_map(|e| match e {
-            icfuzz_engine::Event::Unimplemented { feature, .. } => Some(feature.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(reported, ["ic0.data_certificate_present (state certificates in query calls)"]);
-}
-
 /// A plain cargo build of an ic-cdk canister carries its interface only in the `get_candid_pointer` export of
 /// `export_candid!()`: the engine reads it without changing the canister; a module without it has none.
 #[test]
