@@ -221,10 +221,11 @@ fn scenarios_answer_http_outcalls_and_reach_the_parser() {
 /// Proof canisters for production features fuzz clean with zero configuration: they install, run, and a campaign
 /// finds nothing and reports nothing unimplemented. `canisters/wallet` signs with threshold ECDSA and Schnorr on
 /// the engine's test keys; `canisters/notes` derives its users' keys with vetKD; `canisters/factory` uses its
-/// chunk store, `install_chunked_code` and `deposit_cycles`.
+/// chunk store, `install_chunked_code` and `deposit_cycles`; `canisters/aggregator` sums over shards in a
+/// composite query; `canisters/certified` reads its data certificate.
 #[test]
 fn production_feature_canisters_fuzz_clean() {
-    for name in ["wallet", "notes", "factory"] {
+    for name in ["wallet", "notes", "factory", "aggregator", "certified"] {
         let dir = temp(name);
         let out_dir = dir.join("out");
         let wasm = icfuzz_test_canisters::wasm_path(name);

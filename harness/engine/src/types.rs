@@ -118,6 +118,10 @@ error_codes! {
     CanisterInstructionLimitExceeded = 522,
     /// The execution wrote more stable memory than one message may (the dirty-page limit).
     CanisterMemoryAccessLimitExceeded = 524,
+    /// A composite query call graph went deeper than the IC allows.
+    QueryCallGraphTooDeep = 525,
+    /// A composite query call graph used more instructions than the IC allows.
+    QueryCallGraphTotalInstructionLimitExceeded = 526,
     /// A composite query was called in replicated mode.
     CompositeQueryCalledInReplicatedMode = 527,
     /// The canister does not export the method (or not as this kind of call).
@@ -302,8 +306,6 @@ pub enum Unimplemented {
         /// What the engine lacks for it.
         missing: &'static str,
     },
-    /// A composite query made calls (the engine rejects the query call).
-    CompositeQueryCalls,
 }
 
 impl std::fmt::Display for Unimplemented {
@@ -311,7 +313,6 @@ impl std::fmt::Display for Unimplemented {
         match self {
             Unimplemented::ManagementMethod(method) => write!(f, "management method `{method}`"),
             Unimplemented::SystemApi { name, missing } => write!(f, "ic0.{name} ({missing})"),
-            Unimplemented::CompositeQueryCalls => f.write_str("calls from composite queries"),
         }
     }
 }

@@ -50,6 +50,12 @@ pub enum ApiType {
     InspectMessage,
     /// Heartbeat, global timer, on_low_wasm_memory (`T`).
     SystemTask,
+    /// A reply callback of a call a composite query made (`CRy`): non-replicated, nothing persists.
+    CompositeReplyCallback,
+    /// A reject callback of a call a composite query made (`CRt`).
+    CompositeRejectCallback,
+    /// A cleanup callback in a composite query call graph (`CC`).
+    CompositeCleanup,
 }
 
 impl std::fmt::Display for ApiType {
@@ -63,14 +69,24 @@ impl ApiType {
         1 << self as u32
     }
 
-    /// Whether this is a reply or reject callback: code after an `await`.
+    /// Whether this is a reply or reject callback of a replicated call: code after an `await` whose effects persist
+    /// (composite-query callbacks are not: nothing of a query call graph persists).
     pub fn is_callback(self) -> bool {
         matches!(self, ApiType::ReplyCallback | ApiType::RejectCallback)
     }
 
-    /// Whether this is a query execution (replicated, non-replicated or composite).
+    /// Whether this is a query execution (replicated, non-replicated or composite, or a callback in a composite
+    /// query's call graph): nothing it does persists.
     pub fn is_query(self) -> bool {
-        matches!(self, ApiType::ReplicatedQuery | ApiType::NonReplicatedQuery | ApiType::CompositeQuery)
+        matches!(
+            self,
+            ApiType::ReplicatedQuery
+                | ApiType::NonReplicatedQuery
+                | ApiType::CompositeQuery
+                | ApiType::CompositeReplyCallback
+                | ApiType::CompositeRejectCallback
+                | ApiType::CompositeCleanup
+        )
     }
 
     /// The mode name the IC uses in its contract-violation messages.
@@ -93,12 +109,23 @@ impl ApiType {
             ApiType::Cleanup => "cleanup",
             ApiType::InspectMessage => "inspect message",
             ApiType::SystemTask => "system task",
+            ApiType::CompositeReplyCallback => "composite reply callback",
+            ApiType::CompositeRejectCallback => "composite reject callback",
+            ApiType::CompositeCleanup => "composite cleanup",
         }
     }
 
     /// Whether the execution is replicated (`ic0.in_replicated_execution`).
     pub(crate) fn is_replicated(self) -> bool {
-        !matches!(self, ApiType::NonReplicatedQuery | ApiType::CompositeQuery | ApiType::InspectMessage)
+        !matches!(
+            self,
+            ApiType::NonReplicatedQuery
+                | ApiType::CompositeQuery
+                | ApiType::InspectMessage
+                | ApiType::CompositeReplyCallback
+                | ApiType::CompositeRejectCallback
+                | ApiType::CompositeCleanup
+        )
     }
 
     /// The largest reply payload: 2 MiB in replicated executions, 3 MiB in non-replicated ones (ic-semantics §5).
@@ -128,28 +155,36 @@ pub(crate) mod allowed {
     /// Every context including the start function.
     pub const ALL: u32 = set(&[
         Start, Init, PreUpgrade, Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback,
-        RejectCallback, Cleanup, InspectMessage, SystemTask,
+        RejectCallback, Cleanup, InspectMessage, SystemTask, CompositeReplyCallback, CompositeRejectCallback,
+        CompositeCleanup,
     ]);
     /// `*`: every context except the start function.
     pub const STAR: u32 = ALL & !Start.bit();
     /// `msg_arg_data_*`.
-    pub const ARG: u32 =
-        set(&[Init, Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, InspectMessage]);
+    pub const ARG: u32 = set(&[
+        Init, Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, InspectMessage,
+        CompositeReplyCallback,
+    ]);
     /// `msg_caller_info_*`.
     pub const CALLER_INFO: u32 = set(&[
         Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, RejectCallback, Cleanup,
-        InspectMessage,
+        InspectMessage, CompositeReplyCallback, CompositeRejectCallback, CompositeCleanup,
     ]);
     /// `msg_reject_code` (the newer spec adds cleanup).
-    pub const REJECT_CODE: u32 = set(&[ReplyCallback, RejectCallback, Cleanup]);
+    pub const REJECT_CODE: u32 =
+        set(&[ReplyCallback, RejectCallback, Cleanup, CompositeReplyCallback, CompositeRejectCallback, CompositeCleanup]);
     /// `msg_reject_msg_*`.
-    pub const REJECT_MSG: u32 = set(&[RejectCallback]);
+    pub const REJECT_MSG: u32 = set(&[RejectCallback, CompositeRejectCallback]);
     /// `msg_deadline`.
-    pub const DEADLINE: u32 =
-        set(&[Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, RejectCallback]);
+    pub const DEADLINE: u32 = set(&[
+        Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, RejectCallback,
+        CompositeReplyCallback, CompositeRejectCallback,
+    ]);
     /// `msg_reply*`, `msg_reject`.
-    pub const RESPOND: u32 =
-        set(&[Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, RejectCallback]);
+    pub const RESPOND: u32 = set(&[
+        Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback, RejectCallback,
+        CompositeReplyCallback, CompositeRejectCallback,
+    ]);
     /// `accept_message`, `msg_method_name_*`.
     pub const INSPECT: u32 = set(&[InspectMessage]);
     /// `msg_cycles_available*`, `msg_cycles_accept*`.
@@ -162,7 +197,10 @@ pub(crate) mod allowed {
     /// `root_key_*` (replicated executions only).
     pub const ROOT_KEY: u32 = BURN;
     /// `call_new`, `call_on_cleanup`, `call_data_append`, `call_with_best_effort_response`, `call_perform`.
-    pub const CALL: u32 = set(&[Update, CompositeQuery, ReplyCallback, RejectCallback, SystemTask]);
+    pub const CALL: u32 = set(&[
+        Update, CompositeQuery, ReplyCallback, RejectCallback, SystemTask, CompositeReplyCallback,
+        CompositeRejectCallback,
+    ]);
     /// `call_cycles_add*` (not in composite queries).
     pub const CALL_CYCLES: u32 = set(&[Update, ReplyCallback, RejectCallback, SystemTask]);
     /// `certified_data_set`.
@@ -558,9 +596,10 @@ pub(crate) fn add_to_linker<P: Ptr>(linker: &mut Linker<HostState>, memory64: bo
 mod tests {
     use super::ApiType::{self, *};
 
-    const KINDS: [ApiType; 12] = [
+    const KINDS: [ApiType; 15] = [
         Start, Init, PreUpgrade, Update, ReplicatedQuery, NonReplicatedQuery, CompositeQuery, ReplyCallback,
-        RejectCallback, Cleanup, InspectMessage, SystemTask,
+        RejectCallback, Cleanup, InspectMessage, SystemTask, CompositeReplyCallback, CompositeRejectCallback,
+        CompositeCleanup,
     ];
 
     /// Traces and findings show these names; the oracles select executions by the two predicates.
@@ -572,11 +611,15 @@ mod tests {
             [
                 "start", "init", "pre_upgrade", "update", "replicated query", "non-replicated query", "composite query",
                 "reply callback", "reject callback", "cleanup", "inspect message", "system task",
+                "composite reply callback", "composite reject callback", "composite cleanup",
             ]
         );
         let callbacks: Vec<_> = KINDS.into_iter().filter(|k| k.is_callback()).collect();
         assert_eq!(callbacks, [ReplyCallback, RejectCallback]);
         let queries: Vec<_> = KINDS.into_iter().filter(|k| k.is_query()).collect();
-        assert_eq!(queries, [ReplicatedQuery, NonReplicatedQuery, CompositeQuery]);
+        assert_eq!(
+            queries,
+            [ReplicatedQuery, NonReplicatedQuery, CompositeQuery, CompositeReplyCallback, CompositeRejectCallback, CompositeCleanup]
+        );
     }
 }

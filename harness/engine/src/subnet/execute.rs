@@ -217,7 +217,7 @@ impl Subnet {
         exec.context_instructions = context_instructions;
         exec.instruction_limit = match api {
             ApiType::Start | ApiType::Init | ApiType::PreUpgrade => limits.install,
-            ApiType::ReplicatedQuery | ApiType::NonReplicatedQuery | ApiType::CompositeQuery => limits.query,
+            api if api.is_query() => limits.query,
             ApiType::InspectMessage => limits.inspect_message,
             _ => limits.update,
         };
@@ -230,9 +230,7 @@ impl Subnet {
         };
         exec.stable_dirty_page_limit = match api {
             ApiType::Start | ApiType::Init | ApiType::PreUpgrade => limits::STABLE_DIRTY_PAGES_INSTALL,
-            ApiType::ReplicatedQuery | ApiType::NonReplicatedQuery | ApiType::CompositeQuery | ApiType::InspectMessage => {
-                limits::STABLE_DIRTY_PAGES_QUERY
-            }
+            api if api.is_query() || api == ApiType::InspectMessage => limits::STABLE_DIRTY_PAGES_QUERY,
             _ => limits::STABLE_DIRTY_PAGES_UPDATE,
         };
         exec.fees = self.config.fees;

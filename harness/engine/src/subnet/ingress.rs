@@ -2,7 +2,6 @@
 //! query calls, which run at once and never persist.
 
 use super::events::{EngineError, Event, IngressStatus};
-use crate::types::Unimplemented;
 use crate::certification::LazyCertificate;
 use super::execute::{composite_in_replicated, did_not_reply, empty_canister, export_name, not_found, Input, MethodKind};
 use super::messages::{Ingress, Responder};
@@ -75,7 +74,8 @@ impl Subnet {
         }
     }
 
-    /// Runs a query method as a query call (non-replicated): nothing it does persists.
+    /// Runs a query method as a query call (non-replicated): nothing it does persists. A composite query's calls
+    /// are evaluated as its call graph (see `composite.rs`).
     pub fn query_call(&mut self, canister: CanisterId, sender: Principal, method: &str, arg: Vec<u8>) -> CallResult {
         if canister == Principal::management_canister() {
             return self.management_query(sender, method, &arg);
@@ -83,7 +83,7 @@ impl Subnet {
         let kind = self.check_callee(canister, method, false)?;
         let api = match kind {
             MethodKind::Query => ApiType::NonReplicatedQuery,
-            MethodKind::CompositeQuery => ApiType::CompositeQuery,
+            MethodKind::CompositeQuery => return self.composite_query_call(canister, sender, method, arg),
             MethodKind::Update => {
                 return Err(RejectResponse::new(
                     ErrorCode::CanisterMethodNotFound,
@@ -109,15 +109,8 @@ impl Subnet {
             code: executed.result.as_ref().err().map(|t| t.code),
         });
         self.report_unimplemented(canister, &executed.exec.unimplemented);
-        if executed.result.is_ok() && !executed.exec.calls.is_empty() {
-            self.report_unimplemented(canister, &[Unimplemented::CompositeQueryCalls]);
-        }
         match executed.result {
             Err(trap) => Err(RejectResponse::new(trap.code, trap.message)),
-            Ok(()) if !executed.exec.calls.is_empty() => Err(RejectResponse::new(
-                ErrorCode::CanisterContractViolation,
-                "calls from composite queries are not supported by the icfuzz engine yet",
-            )),
             Ok(()) => match executed.exec.response {
                 Some(payload) => payload.into_result(),
                 None => Err(did_not_reply(canister)),

@@ -12,6 +12,7 @@
 //! | `execute` | running a delivered message in its call context: commit or rollback, callbacks, cleanup, responses |
 //! | `management` | the management canister (`aaaaa-aa`): decoding calls, canister lifecycle and settings |
 //! | `chunks` | its Wasm chunk store and `install_chunked_code` |
+//! | `composite` | composite query call graphs (query calls that call other queries) |
 //! | `canister_snapshots` | its canister snapshots (take, load, list, delete) |
 //! | `introspection` | its `canister_info`, `canister_metadata`, `subnet_info`, `fetch_canister_logs` |
 //! | `signing` | its threshold-signature methods |
@@ -24,6 +25,7 @@
 mod events;
 mod canister_snapshots;
 mod chunks;
+mod composite;
 mod execute;
 mod ingress;
 mod install;

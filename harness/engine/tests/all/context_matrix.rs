@@ -7,19 +7,19 @@ use icfuzz_test_canisters::uc::Program;
 use crate::*;
 
 /// Contexts the universal canister can reach, with the letter ic-semantics uses for each.
-const CONTEXTS: [&str; 11] = ["I", "G", "U", "RQ", "NRQ", "CQ", "Ry", "Rt", "C", "F", "T"];
+const CONTEXTS: [&str; 14] = ["I", "G", "U", "RQ", "NRQ", "CQ", "Ry", "Rt", "C", "F", "T", "CRy", "CRt", "CC"];
 
 /// (name, snippet, contexts where it is allowed). The snippet leaves the stack as it found it.
 fn ops(own_id: Principal) -> Vec<(&'static str, Program, &'static str)> {
-    let all = "I G U RQ NRQ CQ Ry Rt C F T";
+    let all = "I G U RQ NRQ CQ Ry Rt C F T CRy CRt CC";
     vec![
-        ("msg_arg_data", Program::new().arg_data().drop(), "I U RQ NRQ CQ Ry F"),
+        ("msg_arg_data", Program::new().arg_data().drop(), "I U RQ NRQ CQ Ry F CRy"),
         ("msg_caller", Program::new().caller().drop(), all),
-        ("msg_reject_code", Program::new().reject_code().drop(), "Ry Rt C"),
-        ("msg_reject_msg", Program::new().reject_message().drop(), "Rt"),
-        ("msg_deadline", Program::new().msg_deadline().drop(), "U RQ NRQ CQ Ry Rt"),
-        ("msg_reply", Program::new().reply(), "U RQ NRQ CQ Ry Rt"),
-        ("msg_reject", Program::new().push_bytes(b"r").reject(), "U RQ NRQ CQ Ry Rt"),
+        ("msg_reject_code", Program::new().reject_code().drop(), "Ry Rt C CRy CRt CC"),
+        ("msg_reject_msg", Program::new().reject_message().drop(), "Rt CRt"),
+        ("msg_deadline", Program::new().msg_deadline().drop(), "U RQ NRQ CQ Ry Rt CRy CRt"),
+        ("msg_reply", Program::new().reply(), "U RQ NRQ CQ Ry Rt CRy CRt"),
+        ("msg_reject", Program::new().push_bytes(b"r").reject(), "U RQ NRQ CQ Ry Rt CRy CRt"),
         ("msg_method_name", Program::new().method_name().drop(), "F"),
         ("accept_message", Program::new().accept_message(), "F"),
         ("msg_cycles_available128", Program::new().cycles_available128().drop(), "U RQ Ry Rt"),
@@ -27,7 +27,7 @@ fn ops(own_id: Principal) -> Vec<(&'static str, Program, &'static str)> {
         ("msg_cycles_accept128", Program::new().push_int(0).cycles_accept128().drop(), "U RQ Ry Rt"),
         ("cycles_burn128", Program::new().push_int(0).cycles_burn128().drop(), "I G U RQ Ry Rt C T"),
         ("canister_cycle_balance128", Program::new().cycles_balance128().drop(), all),
-        ("call_new", Program::new().call_new(own_id.as_slice(), "update", Program::new(), Program::new()), "U CQ Ry Rt T"),
+        ("call_new", Program::new().call_new(own_id.as_slice(), "update", Program::new(), Program::new()), "U CQ Ry Rt T CRy CRt"),
         ("certified_data_set", Program::new().push_bytes(b"c").certified_data_set(), "I G U Ry Rt T"),
         ("data_certificate_present", Program::new().data_certificate_present().drop(), all),
         ("global_timer_set", Program::new().push_int(0).global_timer_set().drop(), "I G U Ry Rt C T"),
@@ -80,6 +80,22 @@ fn refused(s: &mut Subnet, a: Principal, b: Principal, context: &str, snippet: &
             } else {
                 err_is_violation(result)
             }
+        }
+        // Callbacks in a composite query's call graph: the root composite query on `a` calls `b`'s query.
+        "CRy" | "CRt" | "CC" => {
+            let callee = if context == "CRt" { Program::new().push_bytes(b"no").reject() } else { Program::new().reply() };
+            let (on_reply, on_reject, cleanup) = match context {
+                "CRy" => (wrap(snippet), Program::new(), None),
+                "CRt" => (Program::new(), wrap(snippet), None),
+                _ => (Program::new().push_bytes(b"to cleanup").trap(), Program::new(), Some(snippet.clone())),
+            };
+            let mut p = Program::new().call_new(b.as_slice(), "query", on_reply, on_reject);
+            if let Some(cleanup) = cleanup {
+                p = p.push_bytes(&cleanup.build()).call_on_cleanup();
+            }
+            let p = p.push_bytes(&callee.build()).call_data_append().call_perform().drop();
+            // A trap in the cleanup is added to the callback's error, which is the query call's answer.
+            err_is_violation(s.query_call(a, user(), "composite", p.build()))
         }
         "F" => {
             let mut inspect = snippet.clone();

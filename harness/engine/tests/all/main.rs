@@ -6,6 +6,7 @@
 
 mod calls;
 mod certificates;
+mod composite;
 mod canister_history;
 mod canister_snapshots;
 mod chunks;
