@@ -17,7 +17,6 @@
 
 use std::collections::VecDeque;
 
-use super::events::Event;
 use super::execute::{did_not_reply, export_name, Input, MethodKind};
 use super::Subnet;
 use crate::certification::LazyCertificate;
@@ -189,15 +188,7 @@ impl Subnet {
         }
         let executed = execution::run(&self.runtime, code, entry, exec, Persist::Keep);
         graph.budget -= i64::try_from(executed.instructions).unwrap_or(i64::MAX);
-        self.events.push(Event::Executed {
-            canister,
-            entry: entry.to_string(),
-            kind: api,
-            method: method.to_owned(),
-            instructions: executed.instructions,
-            trap: executed.result.as_ref().err().map(|t| t.message.clone()),
-            code: executed.result.as_ref().err().map(|t| t.code),
-        });
+        self.push_executed(canister, entry, method, api, executed.instructions, executed.result.as_ref().err());
         self.report_unimplemented(canister, &executed.exec.unimplemented);
         match executed.result {
             Err(trap) => Step { response: None, calls: Vec::new(), trap: Some(RejectResponse::new(trap.code, trap.message)) },

@@ -260,8 +260,18 @@ impl Subnet {
         prepaid: Option<Cycles>,
     ) {
         let ctx = self.canisters[&id].contexts[&context].clone();
-        let exec =
+        let mut exec =
             self.exec_state(id, api, ctx.origin.caller(), input, ctx.available, ctx.responded, ctx.deadline_nanos, ctx.instructions);
+        // The replica takes the execution's prepayment (its whole instruction limit) out of the balance before
+        // the canister runs, so the canister sees the balance without it; what the execution did not use returns
+        // afterwards. Callbacks were prepaid at `call_perform`.
+        let visible_prepay = match (prepaid, api) {
+            (None, ApiType::Update | ApiType::ReplicatedQuery | ApiType::SystemTask) => {
+                self.config.fees.execution(exec.instruction_limit, exec.memory64).min(exec.balance)
+            }
+            _ => 0,
+        };
+        exec.balance -= visible_prepay;
         let persist = if api == ApiType::ReplicatedQuery { Persist::Discard } else { Persist::Keep };
         let Some(code) = self.canisters.get_mut(&id).and_then(|c| c.code.as_mut()) else {
             return;
@@ -276,7 +286,13 @@ impl Subnet {
         let memory64 = executed.exec.memory64;
         let mut instructions = executed.instructions;
         let response = match &trap {
-            None => self.commit(id, context, executed.exec),
+            None => {
+                let response = self.commit(id, context, executed.exec);
+                if let Some(c) = self.canisters.get_mut(&id) {
+                    c.cycles = c.cycles.saturating_add(visible_prepay);
+                }
+                response
+            }
             Some(_) => {
                 if let Some((fun, env)) = cleanup {
                     instructions += self.run_cleanup(id, context, fun, env);
@@ -345,8 +361,21 @@ impl Subnet {
                 c.log(time, format!("[TRAP]: {}", trap.message));
             }
         }
+        self.push_executed(id, entry, method, api, instructions, trap);
+    }
+
+    /// Adds an execution to the trace.
+    pub(super) fn push_executed(
+        &mut self,
+        canister: CanisterId,
+        entry: &Entry,
+        method: &str,
+        api: ApiType,
+        instructions: u64,
+        trap: Option<&Trapped>,
+    ) {
         self.events.push(Event::Executed {
-            canister: id,
+            canister,
             entry: entry.to_string(),
             kind: api,
             method: method.to_owned(),

@@ -91,23 +91,15 @@ impl Subnet {
                 ))
             }
         };
-        let export = export_name(kind, method);
         let input = Input { arg, ..Input::default() };
         let mut exec = self.exec_state(canister, api, sender, input, 0, false, 0, 0);
         let c = self.canisters.get_mut(&canister).expect("checked by check_callee");
         // A query call on the IC always comes with a certificate of the canister's certified data.
         exec.certificate = Some(LazyCertificate::new(self.time_nanos, c.certified_data.clone()));
         let code = c.code.as_mut().expect("checked by check_callee");
-        let executed = execution::run(&self.runtime, code, &Entry::Export(export.clone()), exec, Persist::Discard);
-        self.events.push(Event::Executed {
-            canister,
-            entry: export,
-            kind: api,
-            method: method.to_owned(),
-            instructions: executed.instructions,
-            trap: executed.result.as_ref().err().map(|t| t.message.clone()),
-            code: executed.result.as_ref().err().map(|t| t.code),
-        });
+        let entry = Entry::Export(export_name(kind, method));
+        let executed = execution::run(&self.runtime, code, &entry, exec, Persist::Discard);
+        self.push_executed(canister, &entry, method, api, executed.instructions, executed.result.as_ref().err());
         self.report_unimplemented(canister, &executed.exec.unimplemented);
         match executed.result {
             Err(trap) => Err(RejectResponse::new(trap.code, trap.message)),

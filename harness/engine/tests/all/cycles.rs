@@ -152,3 +152,20 @@ fn idle_fees_accrue_with_time_and_exhaustion_uninstalls() {
     assert_eq!(s.module_hash(poor).unwrap(), None);
     assert_eq!(update(&mut s, poor, Program::new().reply()).unwrap_err().error_code, ErrorCode::CanisterWasmModuleNotFound);
 }
+
+/// The replica takes an execution's prepayment (its whole instruction limit) out of the balance before the
+/// canister runs: the canister sees its balance without it, and afterwards pays only what it used.
+#[test]
+fn an_execution_sees_its_balance_without_the_prepayment() {
+    let mut s = subnet();
+    let a = install_uc(&mut s);
+    let fees = s.config().fees;
+    let program = Program::new().cycles_balance128().reply_data_append().reply();
+    let ingress = fees.ingress("update".len() + program.as_bytes().len());
+    let before = s.cycle_balance(a).unwrap();
+    let reply = update(&mut s, a, program).unwrap();
+    let seen = u128::from(int(&reply));
+    assert_eq!(seen, before - ingress - fees.execution(TEST_INSTRUCTION_LIMIT, false));
+    let paid = before - s.cycle_balance(a).unwrap();
+    assert!(paid > ingress && paid < ingress + fees.execution(TEST_INSTRUCTION_LIMIT, false) / 10, "paid {paid}");
+}
