@@ -3,7 +3,8 @@
 use crate::fees::Fees;
 use crate::types::{Cycles, Principal};
 
-/// Instruction limits per kind of execution, enforced with wasmtime fuel (one unit per Wasm instruction).
+/// Instruction limits per kind of execution, in the IC's weighted instructions (`instruction_costs.rs`), enforced
+/// with wasmtime fuel.
 ///
 /// The defaults are the IC's application-subnet limits. A fuzzer usually wants lower ones so that a canister
 /// stuck in a loop costs milliseconds, not the tens of seconds 40 billion instructions take.

@@ -66,7 +66,7 @@ pub(crate) struct Executed {
     pub exec: ExecState,
     /// `Err` when it trapped.
     pub result: Result<(), Trapped>,
-    /// Instructions (fuel) used.
+    /// Instructions used, weighed as the IC does (`instruction_costs.rs`).
     pub instructions: u64,
 }
 
@@ -91,6 +91,7 @@ pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecS
     let checkpoint = runtime.checkpoint(code);
     code.store.data_mut().stable.begin();
     let memory64 = code.module.info.memory64;
+    code.store.data_mut().owed_instructions = 0;
     let mut outcome = match code.store.set_fuel(fuel) {
         Ok(()) => {
             code.store.data_mut().exec = Some(exec);
@@ -102,7 +103,10 @@ pub(crate) fn run(runtime: &Runtime, code: &mut Code, entry: &Entry, exec: ExecS
         }
     };
     let raw = fuel.saturating_sub(code.store.get_fuel().unwrap_or(0));
-    let instructions = raw.saturating_sub(code.coverage_overhead());
+    // The entry function's own entry charge (calls carry their callee's; see instruction_costs.rs) and what
+    // operations owed beyond their fuel.
+    let owed = std::mem::take(&mut code.store.data_mut().owed_instructions);
+    let instructions = raw.saturating_sub(code.coverage_overhead()) + crate::instruction_costs::FUNCTION_ENTRY + owed;
     code.harvest_coverage();
     if instructions > limit || (code.instrumented() && outcome.as_ref().is_err_and(|e| matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)))) {
         outcome = Err(wasmtime::Error::new(Trap::OutOfFuel));

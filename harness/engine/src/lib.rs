@@ -29,6 +29,7 @@ pub mod coverage;
 mod execution;
 pub mod explore;
 mod fees;
+mod instruction_costs;
 mod ic0;
 mod limits;
 mod module;
@@ -65,6 +66,9 @@ pub struct ModuleExports {
     pub methods: std::collections::BTreeSet<String>,
     /// It exports `canister_init`.
     pub init: bool,
+    /// It uses enhanced orthogonal persistence (Motoko): an upgrade must keep the heap
+    /// (`wasm_memory_persistence = keep`), as dfx and icp pass for such modules.
+    pub enhanced_orthogonal_persistence: bool,
 }
 
 /// Checks a module the way `install_code` does (gzip, size, Wasm validity, the IC's import and export rules)
@@ -74,7 +78,7 @@ pub fn check_module(bytes: &[u8]) -> Result<ModuleExports, InvalidModule> {
     let mut methods = info.update_methods;
     methods.extend(info.query_methods);
     methods.extend(info.composite_query_methods);
-    Ok(ModuleExports { methods, init: info.has_init })
+    Ok(ModuleExports { methods, init: info.has_init, enhanced_orthogonal_persistence: info.enhanced_orthogonal_persistence })
 }
 
 /// Whether this process can list the heap pages an execution wrote (Linux ≥ 6.7 with userfaultfd). Without it,

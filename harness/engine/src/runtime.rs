@@ -64,17 +64,21 @@ impl CompiledCache {
     }
 }
 
-/// The shared engine for these settings (the only engine setting a [`Config`] changes is the Wasm stack size).
-fn shared_engine(config: &Config) -> wasmtime::Result<Arc<SharedEngine>> {
-    static ENGINES: OnceLock<Mutex<BTreeMap<usize, Arc<SharedEngine>>>> = OnceLock::new();
+/// The shared engine for these settings: the Wasm stack size (the only engine setting a [`Config`] changes) and
+/// the pointer width of the modules it compiles, whose fuel table differs (the IC weighs wasm64 memory accesses
+/// double, and wasmtime takes one table per engine).
+fn shared_engine(config: &Config, memory64: bool) -> wasmtime::Result<Arc<SharedEngine>> {
+    static ENGINES: OnceLock<Mutex<BTreeMap<(usize, bool), Arc<SharedEngine>>>> = OnceLock::new();
     let mut engines = ENGINES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(shared) = engines.get(&config.max_wasm_stack) {
+    if let Some(shared) = engines.get(&(config.max_wasm_stack, memory64)) {
         return Ok(shared.clone());
     }
     let mut wt = wasmtime::Config::new();
     // Determinism (ic-semantics §11): canonical NaNs, fuel instead of wall-clock interruption.
     wt.cranelift_nan_canonicalization(true);
     wt.consume_fuel(true);
+    // Fuel is the IC's weighted instruction count, not one unit per operator.
+    wt.operator_cost(crate::instruction_costs::operator_cost(memory64));
     wt.max_wasm_stack(config.max_wasm_stack);
     // wasmtime refuses a Wasm stack above its async stack size (2 MiB by default) even though nothing runs async.
     wt.async_stack_size(crate::native_stack::needed(config.max_wasm_stack));
@@ -96,14 +100,14 @@ fn shared_engine(config: &Config) -> wasmtime::Result<Arc<SharedEngine>> {
     // Copy-on-write images need wasmtime's own mmap memories; data segments are copied in instead.
     wt.memory_init_cow(false);
     let shared = Arc::new(SharedEngine { engine: wasmtime::Engine::new(&wt)?, compiled: Mutex::new(CompiledCache::default()) });
-    engines.insert(config.max_wasm_stack, shared.clone());
+    engines.insert((config.max_wasm_stack, memory64), shared.clone());
     Ok(shared)
 }
 
 /// The wasmtime engine and linkers, plus a cache of compiled modules keyed by hash.
 pub(crate) struct Runtime {
-    engine: wasmtime::Engine,
-    shared: Arc<SharedEngine>,
+    /// The engines for wasm32 and wasm64 modules, in that order.
+    shared: [Arc<SharedEngine>; 2],
     linker32: Linker<HostState>,
     linker64: Linker<HostState>,
     modules: BTreeMap<[u8; 32], Arc<LoadedModule>>,
@@ -125,13 +129,17 @@ pub(crate) enum LoadError {
 
 impl Runtime {
     pub(crate) fn new(config: &Config) -> wasmtime::Result<Runtime> {
-        let shared = shared_engine(config)?;
-        let engine = shared.engine.clone();
-        let mut linker32 = Linker::new(&engine);
+        let shared = [shared_engine(config, false)?, shared_engine(config, true)?];
+        let mut linker32 = Linker::new(&shared[0].engine);
         ic0::add_to_linker::<u32>(&mut linker32, false)?;
-        let mut linker64 = Linker::new(&engine);
+        let mut linker64 = Linker::new(&shared[1].engine);
         ic0::add_to_linker::<u64>(&mut linker64, true)?;
-        Ok(Runtime { engine, shared, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage, wasm_stack: config.max_wasm_stack })
+        Ok(Runtime { shared, linker32, linker64, modules: BTreeMap::new(), coverage: config.coverage, wasm_stack: config.max_wasm_stack })
+    }
+
+    /// The engine that compiles and runs modules of this pointer width.
+    fn engine(&self, memory64: bool) -> &wasmtime::Engine {
+        &self.shared[usize::from(memory64)].engine
     }
 
     /// Decodes (gunzip), validates, rewrites and compiles `bytes`, once per distinct module.
@@ -145,7 +153,7 @@ impl Runtime {
         let mut rewritten = module::rewrite(&wasm, &info)?;
         let mut coverage = None;
         if self.coverage {
-            let instrumented = module::coverage::instrument(&rewritten)?;
+            let instrumented = module::coverage::instrument(&rewritten, info.memory64)?;
             rewritten = instrumented.wasm;
             coverage = Some(Arc::new(crate::coverage::CoverageCounters::new(
                 instrumented.block_functions,
@@ -153,12 +161,13 @@ impl Runtime {
             )));
         }
         let key: [u8; 32] = Sha256::digest(&rewritten).into();
-        let cached = self.shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        let shared = &self.shared[usize::from(info.memory64)];
+        let cached = shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
         let module = match cached {
             Some(module) => module,
             None => {
-                let module = Module::new(&self.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-                self.shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, module.clone());
+                let module = Module::new(&shared.engine, &rewritten).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+                shared.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, module.clone());
                 module
             }
         };
@@ -183,7 +192,7 @@ impl Runtime {
     /// Instantiates without taking the shadow copy (the caller installs one).
     fn instantiate_bare(&self, module: Arc<LoadedModule>, stable: StableMemory) -> wasmtime::Result<Code> {
         let memory64 = module.info.memory64;
-        let mut store = Store::new(&self.engine, HostState::new(stable, memory64));
+        let mut store = Store::new(self.engine(memory64), HostState::new(stable, memory64));
         store.limiter(|host| host);
         // Data segments run at instantiation and count against no message; give them ample fuel.
         store.set_fuel(u64::MAX)?;
@@ -525,7 +534,9 @@ impl Code {
     /// Fuel the coverage instrumentation used in the current execution (0 without coverage).
     pub(crate) fn coverage_overhead(&self) -> u64 {
         match (self.coverage_memory, &self.module.coverage) {
-            (Some(memory), Some(counters)) => module::coverage::overhead(memory.data(&self.store), counters.blocks()),
+            (Some(memory), Some(counters)) => {
+                module::coverage::overhead(memory.data(&self.store), counters.blocks(), self.module.info.memory64)
+            }
             _ => 0,
         }
     }
@@ -605,7 +616,7 @@ mod tests {
         let runtime = Runtime::new(&Config::default()).unwrap();
         for memory64 in [false, true] {
             let linker = if memory64 { &runtime.linker64 } else { &runtime.linker32 };
-            let mut store = Store::new(&runtime.engine, HostState::new(StableMemory::default(), memory64));
+            let mut store = Store::new(runtime.engine(memory64), HostState::new(StableMemory::default(), memory64));
             for name in module::ic0_names() {
                 let defined = linker.get(&mut store, "ic0", name).ok().and_then(|e| e.into_func());
                 match (module::ic0_signature(name, memory64), defined) {

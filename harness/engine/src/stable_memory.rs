@@ -132,6 +132,11 @@ impl StableMemory {
         Ok(())
     }
 
+    /// The 4 KiB OS pages written since the journal began (the current execution's dirty pages).
+    pub(crate) fn dirty_pages(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.dirty.len() as u64)
+    }
+
     /// Writes `data` at `offset`, journaling each page's old contents first. `dirty_limit` is in 4 KiB OS pages
     /// written by the current execution.
     pub(crate) fn write(&mut self, offset: u64, data: &[u8], dirty_limit: u64) -> Result<(), StableError> {

@@ -14,8 +14,7 @@ fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus");
     for example in EXAMPLES.iter().filter(|e| wanted.is_empty() || wanted.iter().any(|w| w == e.name)) {
-        let config = icfuzz::engine::Config { coverage: true, ..icfuzz::engine::Config::default() };
-        let mut fixed = example.builder(Twin::Fixed).config(config).build().expect("the fixed twin builds");
+        let mut fixed = example.builder(Twin::Fixed).coverage(true).build().expect("the fixed twin builds");
         let options = FuzzOptions { executions: 600, seed: 1, stop_on_first: false, ..FuzzOptions::default() };
         let report = fuzz(&mut fixed, &options).expect("the campaign runs");
         let dir = root.join(example.name);

@@ -7,6 +7,7 @@
 use icfuzz::oracle::invariants::{invariant, lock_released, only_callers};
 use icfuzz::oracle::World;
 use icfuzz::{AdversarySpec, CanisterSpec, Environment, EnvironmentBuilder, FindingKind, Harness, Oracles};
+use icfuzz::engine::InstructionLimits;
 use icfuzz_test_canisters::wasm;
 
 /// Which twin of an example pair.
@@ -60,8 +61,7 @@ impl Example {
             Ok("vulnerable") | Err(_) => Twin::Vulnerable,
             Ok(other) => panic!("ICFUZZ_TWIN={other}: expected `vulnerable` or `fixed`"),
         };
-        let config = icfuzz::engine::Config { coverage: crate::feedback_enabled(), ..icfuzz::engine::Config::default() };
-        self.builder(twin).config(config).build().unwrap_or_else(|e| panic!("example {} ({twin:?}): {e}", self.name))
+        self.builder(twin).coverage(crate::feedback_enabled()).build().unwrap_or_else(|e| panic!("example {} ({twin:?}): {e}", self.name))
     }
 }
 
@@ -77,6 +77,7 @@ pub const EXAMPLES: &[Example] = &[
     Example { name: "unhandled_reject", expected: FindingKind::Invariant, environment: bank_exact },
     Example { name: "sys_unknown_as_clean", expected: FindingKind::Invariant, environment: bank },
     Example { name: "oversized_growth", expected: FindingKind::MemoryLimit, environment: metadata_cache },
+    Example { name: "upgrade_outage", expected: FindingKind::UpgradeFails, environment: guestbook },
 ];
 
 /// The example called `name`.
@@ -177,4 +178,16 @@ fn metadata_cache(canister: &str) -> EnvironmentBuilder {
         .canister(CanisterSpec::new("cache", wasm(canister)).target())
         .adversary(AdversarySpec::new("source").impersonate_did("service : { metadata : () -> (text) }"))
         .oracles(Oracles { memory_budget: Some(8 << 20), ..Oracles::default() })
+}
+
+/// Install limit of [`guestbook`]: about a millionth of the IC's 300 B, so that the state a few signatures make
+/// stands for the gigabytes that exhaust the real limit. Upgrading the empty guestbook costs about 200 000
+/// instructions (decoding and encoding with Candid), each entry about 12 000 more.
+pub const GUESTBOOK_INSTALL_LIMIT: u64 = 250_000;
+
+/// `sign(message)` adds an entry anyone may write; the controller upgrades the guestbook now and then.
+fn guestbook(canister: &str) -> EnvironmentBuilder {
+    base()
+        .canister(CanisterSpec::new("guestbook", wasm(canister)).target().upgradable())
+        .instruction_limits(InstructionLimits { install: GUESTBOOK_INSTALL_LIMIT, ..InstructionLimits::default() })
 }

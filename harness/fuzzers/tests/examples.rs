@@ -74,4 +74,5 @@ pairs!(
     unhandled_reject,
     sys_unknown_as_clean,
     oversized_growth,
+    upgrade_outage,
 );

@@ -186,6 +186,18 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Instruments canisters for coverage feedback ([`Config::coverage`]), keeping the rest of the configuration.
+    pub fn coverage(mut self, on: bool) -> Self {
+        self.config.coverage = on;
+        self
+    }
+
+    /// Instruction limits ([`Config::instruction_limits`]), keeping the rest of the configuration.
+    pub fn instruction_limits(mut self, limits: crate::engine::InstructionLimits) -> Self {
+        self.config.instruction_limits = limits;
+        self
+    }
+
     /// Adds a canister.
     pub fn canister(mut self, spec: CanisterSpec) -> Self {
         self.canisters.push(spec);

@@ -227,6 +227,10 @@ impl Backend for PocketIcBackend {
     }
 
     fn upgrade(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
+        // As dfx and icp do: a module with enhanced orthogonal persistence is upgraded keeping its heap.
+        if icfuzz::engine::check_module(wasm).is_ok_and(|m| m.enhanced_orthogonal_persistence) {
+            return self.pic.upgrade_eop_canister(canister, wasm.to_vec(), arg, Some(sender)).map_err(reject);
+        }
         self.pic.upgrade_canister(canister, wasm.to_vec(), arg, Some(sender)).map_err(reject)
     }
 

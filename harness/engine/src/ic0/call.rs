@@ -5,7 +5,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{allowed, exec_in, read_bytes, read_principal, violation, HostState, Ptr, MAX_METHOD_NAME};
+use super::{allowed, charge, exec, exec_in, read_bytes, read_principal, violation, HostState, Ptr, MAX_METHOD_NAME};
+use crate::instruction_costs::system_api::{PAYLOAD_PER_BYTE, PER_BYTE};
 use crate::limits::{MAX_CALL_TIMEOUT_SECONDS, MAX_INTER_CANISTER_REQUEST, QUEUE_CAPACITY};
 use crate::types::{Cycles, Principal};
 
@@ -50,6 +51,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
          reject_fun: P,
          reject_env: P| {
             exec_in(&mut c, allowed::CALL, "call_new")?;
+            charge(&mut c, callee_size.get().saturating_add(name_size.get()).saturating_mul(PER_BYTE))?;
             let callee = read_principal(&mut c, callee_src.get(), callee_size.get(), "call_new")?;
             if name_size.get() > MAX_METHOD_NAME as u64 {
                 return Err(violation(format!("ic0_call_new: method name longer than {MAX_METHOD_NAME} bytes")));
@@ -57,7 +59,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             let name = read_bytes(&mut c, name_src.get(), name_size.get(), "call_new")?;
             let method = String::from_utf8(name)
                 .map_err(|_| violation("ic0_call_new: the method name is not valid UTF-8"))?;
-            let e = exec_in(&mut c, allowed::CALL, "call_new")?;
+            let e = exec(&mut c, "call_new")?;
             // A call under construction is discarded by a new call_new; its cycles go back to the balance.
             if let Some(old) = e.call_in_prep.take() {
                 e.balance += old.cycles;
@@ -86,8 +88,10 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         Ok(())
     })?;
     linker.func_wrap("ic0", "call_data_append", |mut c: Caller<'_, HostState>, src: P, size: P| {
+        exec_in(&mut c, allowed::CALL, "call_data_append")?;
+        charge(&mut c, size.get().saturating_mul(PAYLOAD_PER_BYTE))?;
         let room = {
-            let e = exec_in(&mut c, allowed::CALL, "call_data_append")?;
+            let e = exec(&mut c, "call_data_append")?;
             let call = call_in_prep(e, "call_data_append")?;
             MAX_INTER_CANISTER_REQUEST.saturating_sub(call.method.len() + call.arg.len())
         };
@@ -98,7 +102,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             )));
         }
         let bytes = read_bytes(&mut c, src.get(), size.get(), "call_data_append")?;
-        let e = exec_in(&mut c, allowed::CALL, "call_data_append")?;
+        let e = exec(&mut c, "call_data_append")?;
         call_in_prep(e, "call_data_append")?.arg.extend_from_slice(&bytes);
         Ok(())
     })?;

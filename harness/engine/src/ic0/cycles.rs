@@ -7,7 +7,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{allowed, call::add_cycles, cycles_from_parts, exec_in, violation, write_cycles, HostState, Ptr};
+use super::{allowed, call::add_cycles, charge, cycles_from_parts, exec, exec_in, violation, write_cycles, HostState, Ptr};
+use crate::instruction_costs::system_api::PER_BYTE;
 use crate::threshold::{self, Scheme};
 use crate::types::Cycles;
 
@@ -70,6 +71,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
         write_cycles(&mut c, dst.get(), cost, "cost_http_request")
     })?;
     linker.func_wrap("ic0", "cost_http_request_v2", |mut c: Caller<'_, HostState>, src: P, size: P, dst: P| {
+        exec_in(&mut c, allowed::ALL, "cost_http_request_v2")?;
         super::read_bytes(&mut c, src.get(), size.get(), "cost_http_request_v2")?;
         super::unimplemented(&mut c, "cost_http_request_v2", "HTTP outcall fees");
         write_cycles(&mut c, dst.get(), 0, "cost_http_request_v2")
@@ -81,6 +83,8 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
             "ic0",
             name,
             move |mut c: Caller<'_, HostState>, src: P, size: P, curve: u32, dst: P| -> wasmtime::Result<u32> {
+                exec_in(&mut c, allowed::ALL, name)?;
+                charge(&mut c, size.get().saturating_mul(PER_BYTE))?;
                 let key_name = super::read_bytes(&mut c, src.get(), size.get(), name)?;
                 let scheme = match (name, curve) {
                     ("cost_sign_with_ecdsa", 0) => Scheme::EcdsaSecp256k1,
@@ -92,7 +96,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>, memory64: bool) -> was
                 let Some(key_name) = std::str::from_utf8(&key_name).ok().filter(|n| threshold::has_key(n)) else {
                     return Ok(2);
                 };
-                let fee = threshold::fee(&exec_in(&mut c, allowed::ALL, name)?.fees, scheme, key_name);
+                let fee = threshold::fee(&exec(&mut c, name)?.fees, scheme, key_name);
                 write_cycles(&mut c, dst.get(), fee, name)?;
                 Ok(0)
             },

@@ -3,9 +3,10 @@
 use wasmtime::{Caller, Linker};
 
 use super::{
-    allowed, copy_out, copy_out_owned, debug_text, exec_in, read_bytes, read_principal, violation, HostError, HostState,
-    Ptr,
+    allowed, charge, copy_out, copy_out_owned, debug_text, exec, exec_in, log_charge, read_bytes, read_principal,
+    violation, HostError, HostState, Ptr,
 };
+use crate::instruction_costs::system_api::PER_BYTE;
 use crate::limits::MAX_CERTIFIED_DATA;
 
 /// Environment variable names longer than this trap.
@@ -77,8 +78,9 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     })?;
     linker.func_wrap("ic0", "is_controller", |mut c: Caller<'_, HostState>, src: P, size: P| -> wasmtime::Result<u32> {
         exec_in(&mut c, allowed::ALL, "is_controller")?;
+        charge(&mut c, size.get().saturating_mul(PER_BYTE))?;
         let principal = read_principal(&mut c, src.get(), size.get(), "is_controller")?;
-        let e = exec_in(&mut c, allowed::ALL, "is_controller")?;
+        let e = exec(&mut c, "is_controller")?;
         Ok(u32::from(e.controllers.contains(&principal)))
     })?;
     linker.func_wrap("ic0", "in_replicated_execution", |mut c: Caller<'_, HostState>| -> wasmtime::Result<u32> {
@@ -86,6 +88,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     })?;
     linker.func_wrap("ic0", "certified_data_set", |mut c: Caller<'_, HostState>, src: P, size: P| {
         exec_in(&mut c, allowed::CERTIFIED_SET, "certified_data_set")?;
+        charge(&mut c, size.get().saturating_mul(PER_BYTE))?;
         if size.get() > MAX_CERTIFIED_DATA as u64 {
             return Err(violation(format!(
                 "ic0_certified_data_set: certified data of {} bytes exceeds the maximum of {MAX_CERTIFIED_DATA}",
@@ -93,7 +96,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             )));
         }
         let data = read_bytes(&mut c, src.get(), size.get(), "certified_data_set")?;
-        exec_in(&mut c, allowed::CERTIFIED_SET, "certified_data_set")?.certified_data = Some(data);
+        exec(&mut c, "certified_data_set")?.certified_data = Some(data);
         Ok(())
     })?;
     // A query call has a certificate (see `certification.rs`); replicated executions have none, as on the IC.
@@ -121,16 +124,20 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         Ok(std::mem::replace(&mut e.global_timer, timestamp))
     })?;
     linker.func_wrap("ic0", "performance_counter", |mut c: Caller<'_, HostState>, kind: u32| -> wasmtime::Result<u64> {
-        let (given, before) = {
+        // Charged before the counter is read, so the value includes this call (as on the IC).
+        let (given, before, memory64) = {
             let e = exec_in(&mut c, allowed::ALL, "performance_counter")?;
-            (e.fuel_given, e.context_instructions)
+            (e.fuel_given, e.context_instructions, e.memory64)
         };
         // Coverage instrumentation's own instructions are not the canister's: subtract them exactly.
         let overhead = match c.data().coverage {
-            Some((memory, blocks)) => crate::module::coverage::overhead(memory.data(&c), blocks),
+            Some((memory, blocks)) => crate::module::coverage::overhead(memory.data(&c), blocks, memory64),
             None => 0,
         };
-        let used = given.saturating_sub(c.get_fuel().unwrap_or(0)).saturating_sub(overhead);
+        let owed = c.data().owed_instructions;
+        let used = given.saturating_sub(c.get_fuel().unwrap_or(0)).saturating_sub(overhead)
+            + crate::instruction_costs::FUNCTION_ENTRY
+            + owed;
         match kind {
             0 => Ok(used),
             1 => Ok(before + used),
@@ -157,12 +164,12 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     linker.func_wrap("ic0", "env_var_name_exists", |mut c: Caller<'_, HostState>, src: P, size: P| -> wasmtime::Result<u32> {
         exec_in(&mut c, allowed::STAR, "env_var_name_exists")?;
         let key = env_var_name(&mut c, src.get(), size.get(), "env_var_name_exists")?;
-        Ok(u32::from(exec_in(&mut c, allowed::STAR, "env_var_name_exists")?.env_vars.contains_key(&key)))
+        Ok(u32::from(exec(&mut c, "env_var_name_exists")?.env_vars.contains_key(&key)))
     })?;
     linker.func_wrap("ic0", "env_var_value_size", |mut c: Caller<'_, HostState>, src: P, size: P| -> wasmtime::Result<P> {
         exec_in(&mut c, allowed::STAR, "env_var_value_size")?;
         let key = env_var_name(&mut c, src.get(), size.get(), "env_var_value_size")?;
-        let e = exec_in(&mut c, allowed::STAR, "env_var_value_size")?;
+        let e = exec(&mut c, "env_var_value_size")?;
         Ok(P::from_usize(env_var_value(e, &key, "env_var_value_size")?.len()))
     })?;
     linker.func_wrap(
@@ -171,23 +178,28 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         |mut c: Caller<'_, HostState>, nsrc: P, nsize: P, dst: P, off: P, size: P| {
             exec_in(&mut c, allowed::STAR, "env_var_value_copy")?;
             let key = env_var_name(&mut c, nsrc.get(), nsize.get(), "env_var_value_copy")?;
-            let value = env_var_value(exec_in(&mut c, allowed::STAR, "env_var_value_copy")?, &key, "env_var_value_copy")?
+            let value = env_var_value(exec(&mut c, "env_var_value_copy")?, &key, "env_var_value_copy")?
                 .to_owned();
             copy_out_owned(&mut c, dst.get(), off.get(), size.get(), "env_var_value_copy", value.as_bytes())
         },
     )?;
     linker.func_wrap("ic0", "debug_print", |mut c: Caller<'_, HostState>, src: P, size: P| {
-        exec_in(&mut c, allowed::ALL, "debug_print")?;
+        let e = exec_in(&mut c, allowed::ALL, "debug_print")?;
+        // Debug printing is rate-limited on application subnets, so only the log charge applies.
+        let cost = log_charge(e, size.get());
+        charge(&mut c, cost.saturating_mul(PER_BYTE))?;
         // debug_print never traps: a bad range prints a placeholder.
         let text = match read_bytes(&mut c, src.get(), size.get().min(super::MAX_DEBUG_MESSAGE as u64), "debug_print") {
             Ok(bytes) => debug_text(&bytes),
             Err(_) => "(debug message out of memory bounds)".to_owned(),
         };
-        exec_in(&mut c, allowed::ALL, "debug_print")?.logs.push(text);
+        exec(&mut c, "debug_print")?.logs.push(text);
         Ok(())
     })?;
     linker.func_wrap("ic0", "trap", |mut c: Caller<'_, HostState>, src: P, size: P| -> wasmtime::Result<()> {
-        exec_in(&mut c, allowed::ALL, "trap")?;
+        let e = exec_in(&mut c, allowed::ALL, "trap")?;
+        let cost = size.get().saturating_add(log_charge(e, size.get()));
+        charge(&mut c, cost.saturating_mul(PER_BYTE))?;
         let text = match read_bytes(&mut c, src.get(), size.get().min(super::MAX_DEBUG_MESSAGE as u64), "trap") {
             Ok(bytes) => debug_text(&bytes),
             Err(_) => "(trap message out of memory bounds)".to_owned(),

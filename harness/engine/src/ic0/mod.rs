@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use wasmtime::{Caller, Linker, Memory, WasmTy};
 
+use crate::instruction_costs::{system_api, FUNCTION_ENTRY};
 use crate::limits::{MAX_REPLY_NON_REPLICATED, MAX_REPLY_REPLICATED};
 use crate::stable_memory::StableMemory;
 use crate::types::{Cycles, Payload, Principal};
@@ -372,6 +373,8 @@ pub(crate) struct ExecState {
     pub memory64: bool,
     /// Instruction limit of callbacks, whose execution `call_perform` prepays.
     pub callback_instruction_limit: u64,
+    /// Bytes the canister log can take before it drops old records (what `debug_print` pays to pass out).
+    pub log_room: u64,
 }
 
 impl ExecState {
@@ -425,6 +428,7 @@ impl ExecState {
             freezing_limit: 0,
             memory64: false,
             callback_instruction_limit: 0,
+            log_room: crate::limits::MAX_LOG_BYTES as u64,
             unimplemented: Vec::new(),
         }
     }
@@ -442,6 +446,9 @@ pub(crate) struct HostState {
     pub hard_memory_max: u64,
     /// The coverage instrumentation's memory and block count, when instrumented.
     pub coverage: Option<(Memory, usize)>,
+    /// Instructions the execution owes beyond its fuel: the part of `memory.grow`'s weight a wasmtime fuel table
+    /// cannot hold, collected by the next System API call or when the execution ends.
+    pub owed_instructions: u64,
 }
 
 impl HostState {
@@ -451,6 +458,7 @@ impl HostState {
             stable,
             exec: None,
             coverage: None,
+            owed_instructions: 0,
             hard_memory_max: if memory64 { crate::limits::WASM64_MAX_MEMORY } else { crate::limits::WASM32_MAX_MEMORY },
         }
     }
@@ -458,6 +466,9 @@ impl HostState {
 
 impl wasmtime::ResourceLimiter for HostState {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if self.exec.is_some() {
+            self.owed_instructions += crate::instruction_costs::GROW_REMAINDER;
+        }
         let desired = desired as u64;
         if desired > self.hard_memory_max {
             return Ok(false);
@@ -476,17 +487,50 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 }
 
-/// The execution state, after checking that `name` may run in the current context.
+/// The execution state, after charging the fixed cost of System API call `name` and checking that it may run in
+/// the current context. Called once at the start of every ic0 function, as the replica charges before it checks
+/// anything (`charge_for_cpu` in its linker); a second look at the state within the same call uses [`exec`].
 fn exec_in<'a>(caller: &'a mut Caller<'_, HostState>, allowed: u32, name: &str) -> wasmtime::Result<&'a mut ExecState> {
-    let exec = caller
-        .data_mut()
-        .exec
-        .as_mut()
-        .ok_or_else(|| violation(format!("\"ic0_{name}\" called outside of an execution")))?;
+    // The `call` of an import already paid a function entry that no host function has (instruction_costs.rs).
+    charge_signed(caller, i128::from(system_api::overhead(name)) - i128::from(FUNCTION_ENTRY))?;
+    let exec = exec(caller, name)?;
     if exec.api.bit() & allowed == 0 {
         return Err(violation(format!("\"ic0_{name}\" cannot be executed in {} mode", exec.api.mode_name())));
     }
     Ok(exec)
+}
+
+/// The execution state, for an ic0 function that already went through [`exec_in`].
+fn exec<'a>(caller: &'a mut Caller<'_, HostState>, name: &str) -> wasmtime::Result<&'a mut ExecState> {
+    caller.data_mut().exec.as_mut().ok_or_else(|| violation(format!("\"ic0_{name}\" called outside of an execution")))
+}
+
+/// Charges `instructions` on top of a System API call's fixed cost (its per-byte part). Running out traps as the
+/// instruction limit does.
+fn charge(caller: &mut Caller<'_, HostState>, instructions: u64) -> wasmtime::Result<()> {
+    charge_signed(caller, i128::from(instructions))
+}
+
+fn charge_signed(caller: &mut Caller<'_, HostState>, instructions: i128) -> wasmtime::Result<()> {
+    // Instructions owed by operations that could not take fuel themselves (`memory.grow`'s remainder).
+    let owed = std::mem::take(&mut caller.data_mut().owed_instructions);
+    let fuel = i128::from(caller.get_fuel()?);
+    let left = fuel - instructions - i128::from(owed);
+    if left < 0 {
+        caller.set_fuel(0)?;
+        return Err(wasmtime::Error::new(wasmtime::Trap::OutOfFuel));
+    }
+    caller.set_fuel(u64::try_from(left).unwrap_or(u64::MAX))
+}
+
+/// What `debug_print` and `trap` pay for a message of `len` bytes reaching the canister log: 2 per byte stored
+/// (capped by the log's capacity) and 50 per byte passed out (capped by the room left), as the replica's
+/// `logging_charge_bytes`.
+fn log_charge(exec: &ExecState, len: u64) -> u64 {
+    let capacity = crate::limits::MAX_LOG_BYTES as u64;
+    let logged: u64 = exec.logs.iter().map(|l| l.len() as u64).sum();
+    let room = exec.log_room.saturating_sub(logged);
+    2 * len.min(capacity) + system_api::LOG_TRANSMISSION_PER_BYTE * len.min(room)
 }
 
 fn memory(caller: &Caller<'_, HostState>, name: &str) -> wasmtime::Result<Memory> {
@@ -523,6 +567,7 @@ fn copy_out(
     name: &str,
     select: impl FnOnce(&HostState) -> &[u8],
 ) -> wasmtime::Result<()> {
+    charge(caller, size.saturating_mul(system_api::PER_BYTE))?;
     let mem = memory(caller, name)?;
     let (data, host) = mem.data_and_store_mut(&mut *caller);
     let source = select(host);
@@ -544,6 +589,7 @@ fn copy_out_owned(
     name: &str,
     source: &[u8],
 ) -> wasmtime::Result<()> {
+    charge(caller, size.saturating_mul(system_api::PER_BYTE))?;
     let src = checked_range(offset, size, source.len()).ok_or_else(|| {
         violation(format!("ic0_{name}: offset {offset} + size {size} exceeds the source length {}", source.len()))
     })?;

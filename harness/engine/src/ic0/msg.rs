@@ -2,7 +2,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{allowed, copy_out, exec_in, read_bytes, violation, HostState, Ptr};
+use super::{allowed, charge, copy_out, exec, exec_in, read_bytes, violation, HostState, Ptr};
+use crate::instruction_costs::system_api::PAYLOAD_PER_BYTE;
 use crate::types::{ErrorCode, Payload, RejectResponse};
 
 fn ensure_not_responded(exec: &super::ExecState, name: &str) -> wasmtime::Result<()> {
@@ -65,8 +66,10 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         Ok(exec_in(&mut c, allowed::DEADLINE, "msg_deadline")?.deadline_nanos)
     })?;
     linker.func_wrap("ic0", "msg_reply_data_append", |mut c: Caller<'_, HostState>, src: P, size: P| {
+        exec_in(&mut c, allowed::RESPOND, "msg_reply_data_append")?;
+        charge(&mut c, size.get().saturating_mul(PAYLOAD_PER_BYTE))?;
         let limit = {
-            let e = exec_in(&mut c, allowed::RESPOND, "msg_reply_data_append")?;
+            let e = exec(&mut c, "msg_reply_data_append")?;
             ensure_not_responded(e, "msg_reply_data_append")?;
             e.api.max_reply_bytes().saturating_sub(e.reply_buf.len())
         };
@@ -77,7 +80,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             )));
         }
         let bytes = read_bytes(&mut c, src.get(), size.get(), "msg_reply_data_append")?;
-        exec_in(&mut c, allowed::RESPOND, "msg_reply_data_append")?.reply_buf.extend_from_slice(&bytes);
+        exec(&mut c, "msg_reply_data_append")?.reply_buf.extend_from_slice(&bytes);
         Ok(())
     })?;
     linker.func_wrap("ic0", "msg_reply", |mut c: Caller<'_, HostState>| {
@@ -87,8 +90,10 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         Ok(())
     })?;
     linker.func_wrap("ic0", "msg_reject", |mut c: Caller<'_, HostState>, src: P, size: P| {
+        exec_in(&mut c, allowed::RESPOND, "msg_reject")?;
+        charge(&mut c, size.get().saturating_mul(PAYLOAD_PER_BYTE))?;
         let limit = {
-            let e = exec_in(&mut c, allowed::RESPOND, "msg_reject")?;
+            let e = exec(&mut c, "msg_reject")?;
             ensure_not_responded(e, "msg_reject")?;
             e.api.max_reply_bytes()
         };
@@ -98,7 +103,7 @@ pub(super) fn add<P: Ptr>(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         let bytes = read_bytes(&mut c, src.get(), size.get(), "msg_reject")?;
         let message = String::from_utf8(bytes)
             .map_err(|_| violation("ic0_msg_reject: the reject message is not valid UTF-8"))?;
-        let e = exec_in(&mut c, allowed::RESPOND, "msg_reject")?;
+        let e = exec(&mut c, "msg_reject")?;
         e.reply_buf.clear();
         e.response = Some(Payload::Reject(RejectResponse::new(ErrorCode::CanisterRejectedMessage, message)));
         Ok(())

@@ -2,7 +2,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::{allowed, exec_in, memory, violation, HostError, HostState};
+use super::{allowed, charge, exec_in, memory, violation, HostError, HostState};
+use crate::instruction_costs::system_api::{DIRTY_PAGE, PER_BYTE};
 use crate::limits::{OS_PAGE, WASM_PAGE};
 use crate::stable_memory::StableError;
 
@@ -32,6 +33,7 @@ fn grow(c: &mut Caller<'_, HostState>, pages: u64, max_pages: u64, name: &str) -
 
 fn read(c: &mut Caller<'_, HostState>, dst: u64, offset: u64, size: u64, name: &str) -> wasmtime::Result<()> {
     exec_in(c, allowed::ALL, name)?;
+    charge(c, size.saturating_mul(PER_BYTE))?;
     let mem = memory(c, name)?;
     let (data, host) = mem.data_and_store_mut(&mut *c);
     let range = super::checked_range(dst, size, data.len())
@@ -41,11 +43,16 @@ fn read(c: &mut Caller<'_, HostState>, dst: u64, offset: u64, size: u64, name: &
 
 fn write(c: &mut Caller<'_, HostState>, offset: u64, src: u64, size: u64, name: &str) -> wasmtime::Result<()> {
     let limit = exec_in(c, allowed::ALL, name)?.stable_dirty_page_limit;
+    charge(c, size.saturating_mul(PER_BYTE))?;
     let mem = memory(c, name)?;
     let (data, host) = mem.data_and_store_mut(&mut *c);
     let range = super::checked_range(src, size, data.len())
         .ok_or_else(|| violation(format!("ic0_{name}: src={src} + size={size} exceeds the Wasm memory size")))?;
-    host.stable.write(offset, &data[range], limit).map_err(|e| stable_error(e, name, limit))
+    let dirty_before = host.stable.dirty_pages();
+    host.stable.write(offset, &data[range], limit).map_err(|e| stable_error(e, name, limit))?;
+    // Every 4 KiB page written for the first time in this execution costs the dirty-page overhead.
+    let dirtied = c.data().stable.dirty_pages() - dirty_before;
+    charge(c, dirtied.saturating_mul(DIRTY_PAGE))
 }
 
 pub(super) fn add(linker: &mut Linker<HostState>, memory64: bool) -> wasmtime::Result<()> {

@@ -12,11 +12,13 @@
 //! Layout of the coverage memory: `[0..4)` number of comparisons logged (wrapping), `[16..16+32·RING)` the ring
 //! of entries `(x: u64, C: u64, width: u8)`, 32-bit counters from [`COUNTERS_OFFSET`].
 //!
-//! Cost: exactly [`COUNTER_FUEL`] units of fuel per executed block and [`CMP_FUEL`] per logged comparison. The
-//! engine computes this overhead from the counters and subtracts it, so instruction limits, fees and
-//! `performance_counter` see the canister's own instructions only.
+//! Cost: exactly [`counter_fuel`] units of fuel per executed block and [`cmp_fuel`] per logged comparison, weighed
+//! with the IC's table for the module's pointer width (fuel is the IC's weighted count, see
+//! `instruction_costs.rs`). The engine computes this overhead from the counters and subtracts it, so instruction
+//! limits, fees and `performance_counter` see the canister's own instructions only.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
@@ -39,10 +41,20 @@ pub(crate) const CMP_RING: u64 = 128;
 pub(crate) const CMP_ENTRY_BYTES: u64 = 32;
 /// Offset of the first block counter (counters are 32-bit, little-endian).
 pub(crate) const COUNTERS_OFFSET: u64 = 8192;
-/// Fuel one counter increment consumes (six instructions of cost 1).
-pub(crate) const COUNTER_FUEL: u64 = 6;
-/// Fuel one comparison log consumes (the same for both widths, by construction).
-pub(crate) const CMP_FUEL: u64 = 24;
+/// Fuel one counter increment consumes in a module of this pointer width.
+pub(crate) fn counter_fuel(memory64: bool) -> u64 {
+    static FUEL: OnceLock<[u64; 2]> = OnceLock::new();
+    FUEL.get_or_init(|| [false, true].map(|wide| emit_counter(&mut Function::new([]), 1, &mut Vec::new(), 0, wide)))
+        [usize::from(memory64)]
+}
+
+/// Fuel one comparison log consumes in a module of this pointer width (the same for both operand widths, by
+/// construction).
+pub(crate) fn cmp_fuel(memory64: bool) -> u64 {
+    static FUEL: OnceLock<[u64; 2]> = OnceLock::new();
+    FUEL.get_or_init(|| [false, true].map(|wide| emit_cmp_log(&mut Function::new([]), 1, false, 7, 0, 1, 2, wide)))
+        [usize::from(memory64)]
+}
 
 /// An instrumented module and what its counters mean.
 pub(crate) struct Instrumented {
@@ -55,8 +67,8 @@ pub(crate) struct Instrumented {
 }
 
 /// Fuel the instrumentation consumed so far in an execution, from the coverage memory's contents: every counter
-/// increment and every comparison log costs a known constant.
-pub(crate) fn overhead(coverage_memory: &[u8], blocks: usize) -> u64 {
+/// increment and every comparison log costs a known constant for the module's pointer width.
+pub(crate) fn overhead(coverage_memory: &[u8], blocks: usize, memory64: bool) -> u64 {
     let start = COUNTERS_OFFSET as usize;
     let end = (start + 4 * blocks).min(coverage_memory.len());
     let hits: u64 = coverage_memory[start..end]
@@ -67,15 +79,15 @@ pub(crate) fn overhead(coverage_memory: &[u8], blocks: usize) -> u64 {
     let logged = coverage_memory
         .get(at..at + 4)
         .map_or(0, |c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-    hits * COUNTER_FUEL + logged * CMP_FUEL
+    hits * counter_fuel(memory64) + logged * cmp_fuel(memory64)
 }
 
 fn rewrite_error(e: impl std::fmt::Display) -> InvalidModule {
     InvalidModule::Rewrite(format!("coverage instrumentation: {e}"))
 }
 
-/// Instruments `wasm` (the output of the rewrite). See the module docs.
-pub(crate) fn instrument(wasm: &[u8]) -> Result<Instrumented, InvalidModule> {
+/// Instruments `wasm` (the output of the rewrite) of the given pointer width. See the module docs.
+pub(crate) fn instrument(wasm: &[u8], memory64: bool) -> Result<Instrumented, InvalidModule> {
     // First pass: what the function bodies need (parameter counts) and where sections go.
     let mut func_types: Vec<u32> = Vec::new();
     let mut type_params: Vec<u32> = Vec::new();
@@ -128,7 +140,7 @@ pub(crate) fn instrument(wasm: &[u8]) -> Result<Instrumented, InvalidModule> {
                 .and_then(|&t| type_params.get(t as usize))
                 .copied()
                 .ok_or_else(|| rewrite_error("function without a type"))?;
-            let function = instrument_body(&body, params, memory_index, index, &mut block_functions)?;
+            let function = instrument_body(&body, params, memory_index, index, &mut block_functions, memory64)?;
             code.function(&function);
         }
     }
@@ -236,8 +248,8 @@ fn mem(offset: u64, align: u32, memory_index: u32) -> MemArg {
     MemArg { offset, align, memory_index }
 }
 
-/// Emits `counter[id] += 1`; returns the fuel it costs (always [`COUNTER_FUEL`]).
-fn emit_counter(f: &mut Function, memory: u32, blocks: &mut Vec<u32>, function: u32) -> u64 {
+/// Emits `counter[id] += 1`; returns the fuel it costs (always [`counter_fuel`]).
+fn emit_counter(f: &mut Function, memory: u32, blocks: &mut Vec<u32>, function: u32, memory64: bool) -> u64 {
     let offset = COUNTERS_OFFSET + 4 * blocks.len() as u64;
     blocks.push(function);
     let ops = [
@@ -248,31 +260,49 @@ fn emit_counter(f: &mut Function, memory: u32, blocks: &mut Vec<u32>, function: 
         Instruction::I32Add,
         Instruction::I32Store(mem(offset, 2, memory)),
     ];
-    emit(f, &ops)
+    emit(f, &ops, memory64)
 }
 
-/// Emits `ops`; returns their fuel cost (1 each, except `drop`, which wasmtime does not charge).
-fn emit(f: &mut Function, ops: &[Instruction<'_>]) -> u64 {
-    let mut fuel = 0;
+/// Emits `ops`; returns their fuel cost: their IC weights, read back from their encoding so the cost is the one
+/// wasmtime charges for exactly these bytes.
+fn emit(f: &mut Function, ops: &[Instruction<'_>], memory64: bool) -> u64 {
+    let mut bytes = Vec::new();
     for op in ops {
         f.instruction(op);
-        if !matches!(op, Instruction::Drop) {
-            fuel += 1;
+        wasm_encoder::Encode::encode(op, &mut bytes);
+    }
+    let mut reader = wasmparser::OperatorsReader::new(wasmparser::BinaryReader::new(&bytes, 0));
+    let mut fuel = 0;
+    while !reader.eof() {
+        match reader.read() {
+            Ok(op) => fuel += crate::instruction_costs::weight(&op, memory64),
+            // Our own encoding always decodes; count nothing rather than panic.
+            Err(_) => break,
         }
     }
     fuel
 }
 
 /// Emits the logging of `(x, C)` where `x` is on the stack and `C` is about to be pushed; leaves `x` on the stack.
-/// Returns the fuel it costs, which is [`CMP_FUEL`] for both widths: the engine subtracts it exactly.
-fn emit_cmp_log(f: &mut Function, memory: u32, wide: bool, constant: u64, t64: u32, t32: u32, v32: u32) -> u64 {
+/// Returns the fuel it costs, which is [`cmp_fuel`] for both operand widths: the engine subtracts it exactly.
+#[allow(clippy::too_many_arguments)]
+fn emit_cmp_log(
+    f: &mut Function,
+    memory: u32,
+    wide: bool,
+    constant: u64,
+    t64: u32,
+    t32: u32,
+    v32: u32,
+    memory64: bool,
+) -> u64 {
     let (save, value, restore) = if wide {
-        // `i32.const 0; drop` pads the wide path to the narrow one's cost.
-        (vec![Instruction::LocalSet(t64), Instruction::I32Const(0), Instruction::Drop], vec![Instruction::LocalGet(t64)], Instruction::LocalGet(t64))
+        // `nop` (weight 1) pads the wide path to the narrow one's cost (its `i64.extend_i32_u`).
+        (vec![Instruction::LocalSet(t64), Instruction::Nop], vec![Instruction::LocalGet(t64)], Instruction::LocalGet(t64))
     } else {
         (vec![Instruction::LocalSet(v32)], vec![Instruction::LocalGet(v32), Instruction::I64ExtendI32U], Instruction::LocalGet(v32))
     };
-    let mut fuel = emit(f, &save);
+    let mut fuel = emit(f, &save, memory64);
     // count += 1; slot = (old count mod RING) * ENTRY_BYTES
     fuel += emit(
         f,
@@ -291,8 +321,9 @@ fn emit_cmp_log(f: &mut Function, memory: u32, wide: bool, constant: u64, t64: u
             Instruction::I32Shl,
             Instruction::LocalTee(t32),
         ],
+        memory64,
     );
-    fuel += emit(f, &value);
+    fuel += emit(f, &value, memory64);
     fuel += emit(
         f,
         &[
@@ -305,6 +336,7 @@ fn emit_cmp_log(f: &mut Function, memory: u32, wide: bool, constant: u64, t64: u
             Instruction::I32Store8(mem(CMP_ENTRIES_OFFSET + 16, 0, memory)),
             restore,
         ],
+        memory64,
     );
     fuel
 }
@@ -347,6 +379,7 @@ fn instrument_body(
     memory: u32,
     function: u32,
     blocks: &mut Vec<u32>,
+    memory64: bool,
 ) -> Result<Function, InvalidModule> {
     let mut locals: Vec<(u32, ValType)> = Vec::new();
     let mut declared = 0u32;
@@ -360,8 +393,8 @@ fn instrument_body(
     locals.push((1, ValType::I64));
     locals.push((2, ValType::I32));
     let mut f = Function::new(locals);
-    let fuel = emit_counter(&mut f, memory, blocks, function);
-    debug_assert_eq!(fuel, COUNTER_FUEL);
+    let fuel = emit_counter(&mut f, memory, blocks, function, memory64);
+    debug_assert_eq!(fuel, counter_fuel(memory64));
 
     let mut depth = 0usize;
     // A constant held back until we know whether a comparison consumes it.
@@ -372,12 +405,12 @@ fn instrument_body(
         if let Some(constant) = held.take() {
             match (&constant, &op) {
                 (Operator::I32Const { value }, cmp) if is_i32_cmp(cmp) => {
-                    let fuel = emit_cmp_log(&mut f, memory, false, u64::from(*value as u32), t64, t32, v32);
-                    debug_assert_eq!(fuel, CMP_FUEL);
+                    let fuel = emit_cmp_log(&mut f, memory, false, u64::from(*value as u32), t64, t32, v32, memory64);
+                    debug_assert_eq!(fuel, cmp_fuel(memory64));
                 }
                 (Operator::I64Const { value }, cmp) if is_i64_cmp(cmp) => {
-                    let fuel = emit_cmp_log(&mut f, memory, true, *value as u64, t64, t32, v32);
-                    debug_assert_eq!(fuel, CMP_FUEL);
+                    let fuel = emit_cmp_log(&mut f, memory, true, *value as u64, t64, t32, v32, memory64);
+                    debug_assert_eq!(fuel, cmp_fuel(memory64));
                 }
                 _ => {}
             }
@@ -407,7 +440,7 @@ fn instrument_body(
         };
         f.instruction(&RoundtripReencoder.instruction(op).map_err(rewrite_error)?);
         if counter_after {
-            emit_counter(&mut f, memory, blocks, function);
+            emit_counter(&mut f, memory, blocks, function, memory64);
         }
     }
     if let Some(constant) = held {
@@ -421,11 +454,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn instrumentation_costs_are_the_documented_constants() {
-        let mut f = Function::new([]);
-        let mut blocks = Vec::new();
-        assert_eq!(emit_counter(&mut f, 1, &mut blocks, 0), COUNTER_FUEL);
-        assert_eq!(emit_cmp_log(&mut f, 1, true, 7, 0, 1, 2), CMP_FUEL);
-        assert_eq!(emit_cmp_log(&mut f, 1, false, 7, 0, 1, 2), CMP_FUEL);
+    fn instrumentation_costs_are_the_same_for_both_operand_widths() {
+        for memory64 in [false, true] {
+            let mut f = Function::new([]);
+            let mut blocks = Vec::new();
+            // Two constants, a load and a store, an add and a constant: the stores and loads weigh double in wasm64.
+            assert_eq!(emit_counter(&mut f, 1, &mut blocks, 0, memory64), if memory64 { 8 } else { 6 });
+            let wide = emit_cmp_log(&mut f, 1, true, 7, 0, 1, 2, memory64);
+            assert_eq!(wide, emit_cmp_log(&mut f, 1, false, 7, 0, 1, 2, memory64));
+            assert_eq!(wide, cmp_fuel(memory64));
+        }
     }
 }

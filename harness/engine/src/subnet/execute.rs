@@ -215,6 +215,8 @@ impl Subnet {
         exec.root_key = crate::certification::root_key_der().to_vec();
         exec.env_vars = c.settings.env_vars.clone();
         exec.context_instructions = context_instructions;
+        let logged: usize = c.logs.iter().map(|r| r.content.len()).sum();
+        exec.log_room = limits::MAX_LOG_BYTES.saturating_sub(logged) as u64;
         exec.instruction_limit = match api {
             ApiType::Start | ApiType::Init | ApiType::PreUpgrade => limits.install,
             api if api.is_query() => limits.query,
@@ -431,7 +433,24 @@ impl Subnet {
         }
         for request in requests {
             let to = request.receiver;
-            self.enqueue(id, to, Message::Request(request));
+            let wrong_version = (to == Principal::management_canister())
+                .then(|| super::management::wrong_sender_version(&request.method, &request.arg, exec.version))
+                .flatten();
+            match wrong_version {
+                // Refused on the way out: the reject comes back as the management canister's response.
+                Some(reject) => {
+                    let response = Response {
+                        originator: id,
+                        callback: request.callback,
+                        method: request.method,
+                        payload: Payload::Reject(reject),
+                        refund: request.cycles,
+                        deadline_nanos: request.deadline_nanos,
+                    };
+                    self.enqueue(to, id, Message::Response(response));
+                }
+                None => self.enqueue(id, to, Message::Request(request)),
+            }
         }
         exec.response
     }

@@ -131,7 +131,10 @@ impl Subnet {
                     _ => {}
                 }
                 let skip_pre_upgrade = options.skip_pre_upgrade;
-                let exec = self.install_exec(canister, ApiType::PreUpgrade, sender, Vec::new());
+                let mut exec = self.install_exec(canister, ApiType::PreUpgrade, sender, Vec::new());
+                // pre_upgrade, start and post_upgrade share the install's one budget (the chunked install's
+                // surcharge comes out of it first).
+                exec.instruction_limit = limit.saturating_sub(used);
                 let c = self.canisters.get_mut(&canister).expect("checked");
                 let code = c.code.as_mut().expect("checked");
                 let stable_before = code.store.data().stable.clone();
@@ -205,6 +208,8 @@ impl Subnet {
             exec.version = self.canisters[&canister].version + 1;
             exec.global_timer = 0;
             exec.balance = balance;
+            // The canister's code is still the old one (or none): the width is the new module's.
+            exec.memory64 = new_code.module.info.memory64;
             let executed = execution::run(&self.runtime, &mut new_code, &entry, exec, Persist::Keep);
             self.report_unimplemented(canister, &executed.exec.unimplemented);
             used += executed.instructions;

@@ -93,6 +93,41 @@ const IC_MANAGEMENT_METHODS: &[&str] = &[
     "vetkd_public_key",
 ];
 
+/// Management methods whose argument may carry `sender_canister_version`, which the replica checks when the
+/// calling canister's execution commits (`validate_sender_canister_version` in its system state changes).
+const SENDER_VERSION_METHODS: &[&str] = &[
+    "create_canister",
+    "install_chunked_code",
+    "install_code",
+    "load_canister_snapshot",
+    "provisional_create_canister_with_cycles",
+    "uninstall_code",
+    "update_settings",
+];
+
+/// The reject of a canister's management call whose `sender_canister_version` is not the version of the
+/// execution that made it: the request never reaches the management canister, and the caller's callback gets a
+/// CanisterError reject (IC0504). An argument that does not decode is left to the management canister, which
+/// rejects it with the same reject code.
+pub(super) fn wrong_sender_version(method: &str, arg: &[u8], version: u64) -> Option<RejectResponse> {
+    #[derive(CandidType, Deserialize)]
+    struct SenderVersion {
+        sender_canister_version: Option<u64>,
+    }
+    if !SENDER_VERSION_METHODS.contains(&method) {
+        return None;
+    }
+    let claimed = Decode!(arg, SenderVersion).ok()?.sender_canister_version?;
+    (claimed != version).then(|| {
+        RejectResponse::new(
+            ErrorCode::CanisterContractViolation,
+            format!(
+                "Management canister call payload includes sender canister version {claimed:?} that does not match the actual sender canister version {version}."
+            ),
+        )
+    })
+}
+
 /// Where a change in a canister's history came from: a user (ingress) or a canister, with the version it says
 /// it has (`sender_canister_version`).
 fn change_origin(caller: Principal, via_ingress: bool, sender_canister_version: Option<u64>) -> mgmt::ChangeOrigin {

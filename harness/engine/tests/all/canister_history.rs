@@ -71,6 +71,38 @@ fn canister_info_reports_the_history_with_versions_and_origins() {
     assert!(info(&mut s, asker, c, None).recent_changes.is_empty(), "no count asks for no changes");
 }
 
+/// A canister's management call is checked on its way out: a `sender_canister_version` other than the version
+/// of the execution that made the call is rejected (CanisterError) before the management canister sees it.
+#[test]
+fn a_wrong_sender_canister_version_is_rejected_before_the_call_leaves() {
+    let mut s = subnet();
+    let caller = install_uc(&mut s);
+    let c = s.create_canister_with_controllers(vec![user(), caller], 10_000_000_000_000);
+    let settings = |version: u64| {
+        Encode!(&mgmt::UpdateSettingsArgs {
+            canister_id: c,
+            settings: mgmt::CanisterSettings { controllers: Some(vec![user(), caller]), ..Default::default() },
+            sender_canister_version: Some(version),
+        })
+        .unwrap()
+    };
+    let changes = |s: &mut Subnet| info(s, caller, c, Some(20)).total_num_changes;
+    let before = changes(&mut s);
+    // The version of the caller's next execution (each of its executions bumps it).
+    let version = s.canister_version(caller).unwrap();
+    let reply = update(&mut s, caller, mgmt_call("update_settings", settings(version + 1), 0)).unwrap();
+    let (code, message) = relayed_reject(&reply);
+    assert_eq!(code, RejectCode::CanisterError as u64, "{message}");
+    let expected = format!("sender canister version {} that does not match the actual sender canister version {version}", version + 1);
+    assert!(message.contains(&expected), "{message}");
+    assert_eq!(changes(&mut s), before, "no controllers change was recorded");
+    // The version the execution runs at is accepted.
+    let version = s.canister_version(caller).unwrap();
+    let reply = update(&mut s, caller, mgmt_call("update_settings", settings(version), 0)).unwrap();
+    assert_eq!(Decode!(&reply, ()).map_err(|e| format!("{e}: {}", relayed_reject(&reply).1)), Ok(()));
+    assert_eq!(changes(&mut s), before + 1);
+}
+
 #[test]
 fn canister_info_keeps_twenty_changes_and_is_for_canisters_only() {
     let mut s = subnet();

@@ -79,7 +79,10 @@ fn reply_over_two_mib_traps() {
 
 #[test]
 fn request_over_ten_mib_traps_in_call_data_append() {
-    let mut s = subnet();
+    // Appending 10 MiB costs 50 instructions a byte, more than the test limit: give the update room to reach the
+    // payload check, as the IC's 40 B limit would.
+    let limits = InstructionLimits { update: 5_000_000_000, ..InstructionLimits::uniform(TEST_INSTRUCTION_LIMIT) };
+    let mut s = Subnet::new(Config { instruction_limits: limits, ..Config::default() }).unwrap();
     let (a, b) = (install_uc(&mut s), install_uc(&mut s));
     let program = Program::new()
         .call_new(b.as_slice(), "update", Program::new(), Program::new())

@@ -14,6 +14,7 @@ mod context_matrix;
 mod coverage;
 mod cycles;
 mod ic0_contexts;
+mod instruction_costs;
 mod interleaving;
 mod lifecycle;
 mod limits;

@@ -58,7 +58,13 @@ impl Backend for EngineBackend {
     }
 
     fn upgrade(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
-        self.subnet.upgrade_canister(canister, wasm, arg, Some(sender)).map_err(|r| Reject::from(&r))
+        // As dfx and icp do: a module with enhanced orthogonal persistence is upgraded keeping its heap.
+        let keep = crate::engine::check_module(wasm).is_ok_and(|m| m.enhanced_orthogonal_persistence);
+        let options = crate::engine::UpgradeOptions {
+            wasm_memory_persistence: keep.then_some(crate::engine::WasmMemoryPersistence::Keep),
+            ..crate::engine::UpgradeOptions::default()
+        };
+        self.subnet.upgrade_canister_with(canister, wasm, arg, Some(sender), options).map_err(|r| Reject::from(&r))
     }
 
     fn submit(&mut self, canister: Principal, sender: Principal, method: &str, arg: Vec<u8>) -> Result<CallId, Reject> {

@@ -104,6 +104,46 @@ pub struct Config {
     /// The scenario generator.
     #[serde(default)]
     pub generator: GeneratorConfig,
+    /// Instruction limits of the embedded engine (the IC's by default).
+    #[serde(default, skip_serializing_if = "LimitsConfig::is_empty")]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table: instruction limits per execution kind, in the IC's weighted instructions. Each defaults
+/// to the IC's (update 40 B, query 5 B, install 300 B, inspect_message 200 M). Lower limits find cost bugs on a
+/// smaller state: a `pre_upgrade` whose cost grows with the state fails at a thousandth of the install limit with
+/// a thousandth of the state. Applies to the embedded engine; PocketIC runs with the replica's limits.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Update calls, callbacks, cleanup, timers and heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<u64>,
+    /// Queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<u64>,
+    /// An install, reinstall or upgrade (pre_upgrade, start and post_upgrade together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<u64>,
+    /// `canister_inspect_message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspect_message: Option<u64>,
+}
+
+impl LimitsConfig {
+    fn is_empty(&self) -> bool {
+        self == &LimitsConfig::default()
+    }
+
+    /// `limits` with the ones this table sets replaced.
+    pub fn apply(&self, limits: crate::engine::InstructionLimits) -> crate::engine::InstructionLimits {
+        crate::engine::InstructionLimits {
+            update: self.update.unwrap_or(limits.update),
+            query: self.query.unwrap_or(limits.query),
+            install: self.install.unwrap_or(limits.install),
+            inspect_message: self.inspect_message.unwrap_or(limits.inspect_message),
+        }
+    }
 }
 
 /// A `[[canister]]` table.
@@ -254,6 +294,9 @@ pub struct OraclesConfig {
     /// ICF-008 any trap of a target (default off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unexpected_trap: Option<bool>,
+    /// ICF-009 an upgrade fails in the canister's code (default on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_fails: Option<bool>,
 }
 
 /// The `[generator]` table.
@@ -400,6 +443,7 @@ impl Loaded {
         let config = self.resolved()?;
         let e = |m: String| error(&self.path, m);
         let read = |what: &str, path: &Path| std::fs::read(path).map_err(|err| e(format!("{what} {}: {err}", path.display())));
+        let engine = EngineConfig { instruction_limits: config.limits.apply(engine.instruction_limits), ..engine };
         let mut builder = Environment::builder().config(engine);
         if config.canisters.is_empty() {
             return Err(e("no canister: add a [[canister]] table (name, wasm)".into()));
@@ -508,6 +552,7 @@ impl Loaded {
             instruction_limit: o.instruction_limit.unwrap_or(defaults.instruction_limit),
             memory_budget: o.memory_budget_mib.map(|m| m << 20).or(defaults.memory_budget),
             unexpected_trap: o.unexpected_trap.unwrap_or(defaults.unexpected_trap),
+            upgrade_fails: o.upgrade_fails.unwrap_or(defaults.upgrade_fails),
         });
         let g = &config.generator;
         let gd = GeneratorOptions::default();

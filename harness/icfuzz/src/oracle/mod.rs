@@ -3,8 +3,9 @@
 //! An [`Oracle`] is a hook module the scenario executor calls after every step and at the end of a scenario, with
 //! a [`World`] that shows what the step did (typed engine events, calls completed) and answers queries. Every
 //! hook does nothing by default, like revm's inspectors. The built-in oracles ([`builtin`]: trap in a callback,
-//! "did not reply", instruction and memory limits, unexpected traps, cannot stop) are one module each, switched on
-//! and off by [`Oracles`]; the user's [`Invariant`]s are oracles too. The first oracle that reports ends the run.
+//! "did not reply", instruction and memory limits, unexpected traps, failed upgrades, cannot stop) are one module
+//! each, switched on and off by [`Oracles`]; the user's [`Invariant`]s are oracles too. The first oracle that
+//! reports ends the run.
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};
 use candid::Principal;
@@ -38,6 +39,9 @@ pub enum FindingKind {
     AccessControl,
     /// A trap in a method, under the "unexpected trap" policy.
     UnexpectedTrap,
+    /// An upgrade failed in the canister's own code (pre_upgrade or post_upgrade trapped or ran out of
+    /// instructions or memory).
+    UpgradeFails,
     /// A user invariant does not hold.
     Invariant,
 }
@@ -54,6 +58,7 @@ impl FindingKind {
             FindingKind::LockNeverReleased => "ICF-006 lock never released",
             FindingKind::AccessControl => "ICF-007 access control",
             FindingKind::UnexpectedTrap => "ICF-008 unexpected trap",
+            FindingKind::UpgradeFails => "ICF-009 upgrade fails",
             FindingKind::Invariant => "ICF-100 invariant violated",
         }
     }
@@ -221,6 +226,9 @@ pub struct Oracles {
     /// Report every trap of a target's method execution (not only in callbacks). Off by default: many canisters
     /// trap to reject bad input; traps are counted in the run statistics either way.
     pub unexpected_trap: bool,
+    /// Report an upgrade of a target that fails in the canister's own code (its pre_upgrade or post_upgrade traps,
+    /// or exceeds the install's instruction or memory limits).
+    pub upgrade_fails: bool,
 }
 
 impl Oracles {
@@ -242,6 +250,9 @@ impl Oracles {
         if self.did_not_reply {
             set.push(Box::new(builtin::DidNotReply));
         }
+        if self.upgrade_fails {
+            set.push(Box::new(builtin::UpgradeFails));
+        }
         set.extend(invariants.into_iter().map(|i| Box::new(builtin::InvariantOracle(i)) as Box<dyn Oracle>));
         if self.cannot_stop {
             set.push(Box::new(builtin::CannotStop));
@@ -259,6 +270,7 @@ impl Default for Oracles {
             instruction_limit: true,
             memory_budget: None,
             unexpected_trap: false,
+            upgrade_fails: true,
         }
     }
 }
@@ -291,6 +303,8 @@ pub struct World<'a> {
     /// Index in `calls` of the first call completed by the current step.
     pub(crate) step_calls: usize,
     pub(crate) events: &'a [Event],
+    /// Upgrades of the current step that failed: (canister name, reject).
+    pub(crate) failed_upgrades: &'a [(String, crate::backend::Reject)],
     pub(crate) step: usize,
     pub(crate) quiescent: bool,
     /// Whether the step may have changed state an invariant reads (a step that only submitted a call or

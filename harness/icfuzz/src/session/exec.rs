@@ -7,7 +7,7 @@ use candid::{Encode, Principal};
 
 use super::{MethodStats, Session};
 use crate::adversary::{self, AttackResult};
-use crate::backend::{Backend, CallId, Capabilities, Outcome};
+use crate::backend::{Backend, CallId, Capabilities, Outcome, Reject};
 use crate::engine::{CanisterStatus, Delivery, Event, Fault, HttpAnswer, MessageId, MessageKind, PendingMessage};
 use crate::environment::{Environment, Error};
 use crate::oracle::{CallRecord, Finding, Oracle, World};
@@ -35,6 +35,8 @@ pub(super) struct Exec<'s, B: Backend> {
     events: Vec<Event>,
     /// Trace events of the current step, besides the engine's.
     notes: Vec<TraceEvent>,
+    /// Upgrades of the current step that failed, for the oracles: (canister name, reject).
+    failed_upgrades: Vec<(String, Reject)>,
 }
 
 impl<'s, B: Backend> Exec<'s, B> {
@@ -57,6 +59,7 @@ impl<'s, B: Backend> Exec<'s, B> {
             logs_seen: Vec::new(),
             events: Vec::new(),
             notes: Vec::new(),
+            failed_upgrades: Vec::new(),
         }
     }
 
@@ -155,13 +158,14 @@ impl<'s, B: Backend> Exec<'s, B> {
             self.perform(op)?;
         }
         self.collect_events();
-        let Exec { env, b, oracles, calls, events, .. } = self;
+        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
         let mut world = World {
             backend: &mut **b as &mut dyn Backend,
             env,
             calls,
             step_calls: calls.len(),
             events,
+            failed_upgrades,
             step: end,
             quiescent: true,
             changed: true,
@@ -258,6 +262,7 @@ impl<'s, B: Backend> Exec<'s, B> {
             Op::Upgrade { name, id } => {
                 let c = self.env.canister(name)?;
                 if let Err(reject) = self.b.upgrade(*id, &c.wasm, c.init_arg.clone(), controller) {
+                    self.failed_upgrades.push((name.clone(), reject.clone()));
                     self.notes.push(TraceEvent::Note(Note::UpgradeFailed { canister: name.clone(), reject }));
                 }
             }
@@ -614,13 +619,14 @@ impl<'s, B: Backend> Exec<'s, B> {
         self.push_logs();
         let changed = changed || self.calls.len() > calls_before;
         let quiescent = self.needs_quiescence && self.quiescent().unwrap_or(false);
-        let Exec { env, b, oracles, calls, events, .. } = self;
+        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
         let mut world = World {
             backend: &mut **b as &mut dyn Backend,
             env,
             calls,
             step_calls: calls_before,
             events,
+            failed_upgrades,
             step: index,
             quiescent,
             changed,
@@ -633,6 +639,7 @@ impl<'s, B: Backend> Exec<'s, B> {
                 break;
             }
         }
+        failed_upgrades.clear();
         // The oracles' queries are not part of the scenario.
         b.discard_events();
         found

@@ -11,6 +11,7 @@ mod invariant;
 mod memory;
 mod trap_in_callback;
 mod unexpected_trap;
+mod upgrade_fails;
 
 pub use cannot_stop::{CannotStop, STOP_CHECK_SECONDS};
 pub use did_not_reply::DidNotReply;
@@ -19,6 +20,7 @@ pub use invariant::InvariantOracle;
 pub use memory::Memory;
 pub use trap_in_callback::TrapInCallback;
 pub use unexpected_trap::UnexpectedTrap;
+pub use upgrade_fails::UpgradeFails;
 
 use super::World;
 use crate::engine::{ErrorCode, Event, ExecutionKind};
