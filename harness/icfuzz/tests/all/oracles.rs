@@ -181,3 +181,27 @@ fn responses_to_motoko_one_way_calls_are_not_traps() {
         }
     }
 }
+
+/// An upgrade step upgrades a Motoko canister the way dfx does: with enhanced orthogonal persistence the heap is
+/// kept (`wasm_memory_persistence = keep`, without which the IC refuses the upgrade). Its state survives, and no
+/// oracle calls the upgrade a failure.
+#[test]
+fn motoko_canisters_upgrade_as_dfx_upgrades_them() {
+    use icfuzz_test_canisters::{motoko_wasm, Motoko};
+    for flavour in [Motoko::Wasm32, Motoko::Wasm64] {
+        let mut h = Environment::builder()
+            .canister(CanisterSpec::new("counter", motoko_wasm("counter", flavour)).target().upgradable())
+            .user("alice")
+            .build()
+            .unwrap_or_else(|e| panic!("{flavour:?}: {e}"));
+        let inc = || call("alice", "counter", "inc", "()");
+        let steps = vec![inc(), Step::RunUntilQuiet, Step::Upgrade { canister: "counter".into() }, inc(), Step::RunUntilQuiet];
+        let e = run(&mut h, steps);
+        let trace = icfuzz::report::render_trace(&e);
+        assert_eq!(e.finding, None, "{flavour:?}:\n{trace}");
+        assert!(!trace.contains("upgrade of counter failed"), "{flavour:?}:\n{trace}");
+        let last = e.calls.iter().rev().find(|c| c.method == "inc").expect("inc completed");
+        let count = candid::decode_one::<candid::Nat>(last.result.as_ref().expect("inc replies")).unwrap();
+        assert_eq!(count, candid::Nat::from(2u32), "{flavour:?}: the count survived the upgrade:\n{trace}");
+    }
+}
