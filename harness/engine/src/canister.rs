@@ -59,6 +59,9 @@ pub(crate) struct CallContext {
     pub instructions: u64,
     /// Callbacks registered against it and still waiting for a response.
     pub outstanding: usize,
+    /// Its canister was uninstalled: the context was answered with a reject and stays only until its outstanding
+    /// callbacks get their responses, which run no code (as the replica's deleted call contexts).
+    pub deleted: bool,
 }
 
 /// A callback waiting for the response to a call the canister made.
@@ -270,7 +273,16 @@ impl Canister {
         self.next_context += 1;
         self.contexts.insert(
             id,
-            CallContext { origin, method, responded: false, available, deadline_nanos, instructions: 0, outstanding: 0 },
+            CallContext {
+                origin,
+                method,
+                responded: false,
+                available,
+                deadline_nanos,
+                instructions: 0,
+                outstanding: 0,
+                deleted: false,
+            },
         );
         id
     }

@@ -137,12 +137,22 @@ impl Subnet {
         c.cycles = c.cycles.saturating_add(unused);
         // Whichever of the response and the deadline's SYS_UNKNOWN comes first wins; the other is dropped.
         self.expired.remove(&(response.originator, response.callback));
-        if let Some(context) = c.contexts.get_mut(&callback.context) {
-            context.outstanding = context.outstanding.saturating_sub(1);
-        }
-        if c.code.is_none() || !c.contexts.contains_key(&callback.context) {
-            // No callback will run: its prepaid execution returns whole.
+        let deleted = match c.contexts.get_mut(&callback.context) {
+            Some(context) => {
+                context.outstanding = context.outstanding.saturating_sub(1);
+                context.deleted
+            }
+            None => true,
+        };
+        if c.code.is_none() || deleted {
+            // No callback will run: its prepaid execution returns whole, and a context of uninstalled code is gone
+            // with its last response (which may let a stopping canister stop).
             c.cycles = c.cycles.saturating_add(callback.execution_reserve);
+            let done = c.contexts.get(&callback.context).is_some_and(|ctx| ctx.deleted && ctx.outstanding == 0);
+            if done {
+                c.contexts.remove(&callback.context);
+                self.maybe_stopped(response.originator);
+            }
             return;
         }
         let (fun, api, input) = match response.payload {

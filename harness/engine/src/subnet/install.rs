@@ -248,9 +248,10 @@ impl Subnet {
         Ok(())
     }
 
-    /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT), all contexts and
-    /// callbacks are deleted (late responses only refund cycles), the timer is off, certified data, logs and the
-    /// chunk store are cleared (ic-semantics §7). `origin` is the controller's `uninstall_code` (recorded in
+    /// Empties a canister: every unanswered call context is rejected (CANISTER_REJECT) and deleted, though one
+    /// with calls outstanding stays until their responses arrive (they refund cycles and run no code; until then
+    /// the canister cannot stop), the timer is off, certified data, logs and the chunk store are cleared
+    /// (ic-semantics §7). `origin` is the controller's `uninstall_code` (recorded in
     /// the history; snapshots stay); `None` is the system uninstalling a canister out of cycles, which also
     /// deletes its snapshots and drops its history, as the replica does.
     pub(super) fn uninstall(&mut self, id: CanisterId, origin: Option<mgmt::ChangeOrigin>) {
@@ -269,21 +270,26 @@ impl Subnet {
                 c.history.changes.clear();
             }
         }
-        c.callbacks.clear();
-        let contexts = std::mem::take(&mut c.contexts);
-        self.forget_expired(id);
-        for (_, ctx) in contexts {
-            if ctx.responded {
+        // Open call contexts are answered with a reject now; the calls they made stay outstanding (the callees
+        // may still answer), so a context stays, deleted, until its last response arrives, and the canister
+        // cannot stop before (the replica marks them deleted and unregisters callbacks as responses come in).
+        let mut rejects = Vec::new();
+        for ctx in c.contexts.values_mut() {
+            ctx.deleted = true;
+            if std::mem::replace(&mut ctx.responded, true) {
                 continue;
             }
+            rejects.push((ctx.origin.clone(), ctx.method.clone(), std::mem::take(&mut ctx.available), ctx.deadline_nanos));
+        }
+        c.contexts.retain(|_, ctx| ctx.outstanding > 0);
+        for (origin, method, refund, deadline) in rejects {
             let payload =
                 Payload::Reject(RejectResponse::new(ErrorCode::CanisterRejectedMessage, "Canister has been uninstalled."));
-            match ctx.origin {
+            match origin {
                 CallOrigin::Ingress { id: message, .. } => self.complete_ingress(message, payload.into_result()),
                 CallOrigin::Canister { caller, callback } => {
-                    let deadline_nanos = (ctx.deadline_nanos != 0).then_some(ctx.deadline_nanos);
-                    let response =
-                        Response { originator: caller, callback, method: ctx.method, payload, refund: ctx.available, deadline_nanos };
+                    let deadline_nanos = (deadline != 0).then_some(deadline);
+                    let response = Response { originator: caller, callback, method, payload, refund, deadline_nanos };
                     self.enqueue(id, caller, Message::Response(response));
                 }
                 CallOrigin::System => {}

@@ -181,9 +181,22 @@ fn uninstall_rejects_open_call_contexts_and_reinstall_wipes_stable_memory() {
         IngressStatus::Completed(Err(r)) => assert_eq!(r.reject_code, RejectCode::CanisterReject),
         other => panic!("{other:?}"),
     }
-    assert_eq!(s.open_call_contexts(a).unwrap(), 0);
-    // The late response only refunds; no callback runs.
+    // The call to b is still outstanding: its context stays, deleted, and a stop waits for the response.
+    assert_eq!(s.open_call_contexts(a).unwrap(), 1);
+    let stop = Encode!(&mgmt::CanisterIdRecord { canister_id: a }).unwrap();
+    let stopping = s.submit_call(Principal::management_canister(), Principal::anonymous(), "stop_canister", stop).unwrap();
+    s.deliver(Delivery::Ingress(stopping)).unwrap();
+    assert_eq!(s.canister_status(a).unwrap(), CanisterStatus::Stopping);
+    // The late response only refunds; no callback runs. Then the canister stops.
+    s.take_events();
     s.run_until_quiet(10).unwrap();
+    let events = s.take_events();
+    assert!(!events.iter().any(|e| matches!(e, icfuzz_engine::Event::Executed { canister, .. } if *canister == a)), "{events:?}");
+    assert_eq!(s.open_call_contexts(a).unwrap(), 0);
+    assert_eq!(s.canister_status(a).unwrap(), CanisterStatus::Stopped);
+    assert!(matches!(s.ingress_status(stopping).unwrap(), IngressStatus::Completed(Ok(_))));
+    let start = Encode!(&mgmt::CanisterIdRecord { canister_id: a }).unwrap();
+    s.update_call(Principal::management_canister(), Principal::anonymous(), "start_canister", start).unwrap();
 
     s.install_canister(a, &uc_wasm(), vec![], None).unwrap();
     update(&mut s, a, Program::new().push_int(2).stable_grow().drop().reply()).unwrap();
