@@ -320,7 +320,7 @@ pub(crate) struct ExecState {
     pub call_in_prep: Option<OutgoingCall>,
     /// Calls performed in this execution, in order; sent only if the execution does not trap.
     pub calls: Vec<OutgoingCall>,
-    /// Messages already queued towards each callee before this execution (for the 500-message queue limit).
+    /// Requests already queued towards each callee before this execution (for the 500-request queue limit).
     pub queued_towards: BTreeMap<Principal, usize>,
     /// Working cycle balance: accepted added, attached and burned subtracted.
     pub balance: Cycles,

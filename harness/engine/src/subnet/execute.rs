@@ -253,7 +253,9 @@ impl Subnet {
             if from != id {
                 break;
             }
-            exec.queued_towards.insert(to, queue.len());
+            // Only requests take a request slot: the responses this canister owes have slots of their own.
+            let requests = queue.iter().filter(|queued| matches!(queued.message, Message::Request(_))).count();
+            exec.queued_towards.insert(to, requests);
         }
         exec
     }

@@ -1,7 +1,7 @@
 //! Inter-canister calls: replies, every reject path with its code, and ingress results.
 
 use candid::Encode;
-use icfuzz_engine::{canister_id_from_index, ErrorCode, Principal, RejectCode};
+use icfuzz_engine::{canister_id_from_index, Delivery, ErrorCode, Principal, RejectCode};
 use icfuzz_test_canisters::uc::Program;
 
 use crate::*;
@@ -164,4 +164,33 @@ fn attaching_more_than_the_balance_traps() {
     let reject = update(&mut s, a, program).unwrap_err();
     assert!(reject.reject_message.contains("cannot attach"), "{reject}");
     assert_eq!(s.cycle_balance(a).unwrap(), balance);
+}
+
+/// Requests towards one callee share a queue of 500 (`call_perform` returns 2 past it); the responses a canister
+/// owes are not requests and take none of those slots, so a canister with 500 replies not yet delivered to its
+/// caller can still call it.
+#[test]
+fn a_queue_holds_500_requests_and_undelivered_responses_take_no_request_slot() {
+    let mut s = subnet();
+    let (a, b) = (install_uc(&mut s), install_uc(&mut s));
+    let call = |p: Program, callee: Principal| {
+        p.call_new(callee.as_slice(), "update", Program::new(), Program::new())
+            .push_bytes(&Program::new().reply().build())
+            .call_data_append()
+            .call_perform()
+    };
+    let fill = (0..500).fold(Program::new(), |p, _| call(p, b).drop());
+    let result = update(&mut s, a, call(fill, b).reply_data_append().reply()).unwrap();
+    assert_eq!(int(&result), 2, "the 501st request finds the queue full");
+    // b answers all 500; its responses wait in b's queue to a.
+    for _ in 0..500 {
+        s.deliver(Delivery::Stream { from: a, to: b }).unwrap();
+    }
+    assert_eq!(s.outstanding_callbacks(a).unwrap(), 500);
+    let id = s.submit_call(b, user(), "update", call(Program::new(), a).reply_data_append().reply().build()).unwrap();
+    s.deliver(Delivery::Ingress(id)).unwrap();
+    match s.ingress_status(id).unwrap() {
+        icfuzz_engine::IngressStatus::Completed(Ok(reply)) => assert_eq!(int(&reply), 0, "b's request to a is queued"),
+        other => panic!("{other:?}"),
+    }
 }
