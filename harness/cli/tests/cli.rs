@@ -162,6 +162,28 @@ fn placeholders_inside_records_and_in_checks() {
     assert!(text(&out.stderr).contains("invariant violated [the check]"), "{}", show(&out));
 }
 
+/// Replies of a canister whose interface is known decode with its types: a check's messages name record fields
+/// (`author`, `message`), not their hashes.
+#[test]
+fn checks_name_the_fields_of_replies() {
+    let dir = temp("fields");
+    let config = dir.join("icfuzz.toml");
+    let toml = format!(
+        "[[canister]]\nname = \"guestbook\"\nwasm = {guestbook:?}\n\n\
+         [[setup]]\ncall = \"guestbook.sign\"\nargs = \"(\\\"hello\\\")\"\n\n\
+         [[invariant]]\nname = \"signed by the controller\"\ncheck = \"guestbook.latest(1).0.signer == {{controller}}\"\n",
+        guestbook = example_wasm("upgrade_outage_fixed").display().to_string(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "10", "--out", dir.join("out").to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no field"), "{}", show(&out));
+    for field in ["author", "message", "signed_at"] {
+        assert!(stderr.contains(field), "names `{field}`: {}", show(&out));
+    }
+}
+
 /// Anyone can deploy a canister that calls yours: a configuration with no `[[adversary]]` still gets an attacker
 /// canister, whose direct calls skip `canister_inspect_message`, so an access check made only there is bypassed
 /// and found; `attacker = false` turns it off.

@@ -448,23 +448,15 @@ impl Loaded {
         if config.canisters.is_empty() {
             return Err(e("no canister: add a [[canister]] table (name, wasm)".into()));
         }
-        let mut dids: BTreeMap<String, String> = BTreeMap::new();
         for c in &config.canisters {
             let wasm_path = c.wasm.as_ref().expect("resolved");
             let wasm = read(&format!("canister `{}`: cannot read", c.name), wasm_path)?;
             check_wasm(&wasm).map_err(|m| e(format!("canister `{}`: {}: {m}", c.name, wasm_path.display())))?;
             let mut spec = CanisterSpec::new(&c.name, wasm.clone());
-            let did = match &c.did {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|err| e(format!("canister `{}`: cannot read {}: {err}", c.name, path.display())))?;
-                    crate::interface::Interface::parse(&text).map_err(|err| e(format!("canister `{}`: {}: {err}", c.name, path.display())))?;
-                    spec = spec.did(&text);
-                    Some(text)
-                }
-                None => crate::interface::metadata_did(&wasm).and_then(Result::ok),
-            };
-            if let Some(did) = did {
-                dids.insert(c.name.clone(), did);
+            if let Some(path) = &c.did {
+                let text = std::fs::read_to_string(path).map_err(|err| e(format!("canister `{}`: cannot read {}: {err}", c.name, path.display())))?;
+                crate::interface::Interface::parse(&text).map_err(|err| e(format!("canister `{}`: {}: {err}", c.name, path.display())))?;
+                spec = spec.did(&text);
             }
             if let Some(args) = &c.init_args {
                 spec = spec.init_args(args);
@@ -526,10 +518,9 @@ impl Loaded {
                 None => builder.setup(canister, method, args),
             };
         }
-        let did_of = |canister: &str| dids.get(canister).cloned();
         for inv in &config.invariants {
             let (left, op, right) = split_comparison(&inv.check).map_err(|m| e(format!("[[invariant]] `{}`: {m}", inv.check)))?;
-            let parse = |text: &str| Operand::parse(text, &did_of).map_err(|m| e(format!("[[invariant]] {m}")));
+            let parse = |text: &str| Operand::parse(text).map_err(|m| e(format!("[[invariant]] {m}")));
             let name = inv.name.clone().unwrap_or_else(|| inv.check.clone());
             let kind = match inv.kind.as_deref() {
                 None | Some("invariant") => FindingKind::Invariant,

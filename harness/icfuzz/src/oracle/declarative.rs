@@ -6,6 +6,8 @@
 //! or a Candid literal (`100`, `false`, `"open"`, `principal "aaaaa-aa"`). Numbers of any Candid width compare
 //! as integers; anything else compares for (in)equality.
 
+use std::collections::BTreeMap;
+
 use candid::types::value::{IDLField, IDLValue};
 use candid::types::Label;
 use candid::Int;
@@ -93,10 +95,10 @@ enum Source {
         canister: String,
         method: String,
         args: String,
-        /// The callee's Candid interface (source text), to encode the arguments with their declared types.
-        did: Option<String>,
         /// The encoded arguments: placeholders name fixed principals, so they are encoded once per harness.
         encoded: Option<Vec<u8>>,
+        /// Field names of the interface by hash, when it is known: untyped decoding gives records hashes only.
+        names: Option<FieldNames>,
     },
     Literal(IDLValue),
     /// A Candid value naming actors or canisters (`{controller}`, `opt {alice}`): parsed once the names are known.
@@ -109,15 +111,16 @@ enum Source {
 }
 
 impl Operand {
-    /// Parses an operand. `did_of(canister)` gives the Candid interface of a canister when it is known, so query
-    /// arguments are encoded with their declared types (otherwise numbers need annotations, e.g. `5 : nat64`).
-    pub fn parse(text: &str, did_of: &dyn Fn(&str) -> Option<String>) -> Result<Operand, String> {
+    /// Parses an operand. A query's arguments are encoded with the types the environment's interface of the
+    /// canister declares (its `.did`, metadata or the interface it reports), and its replies show the
+    /// interface's field names; without one, numbers need annotations (`5 : nat64`).
+    pub fn parse(text: &str) -> Result<Operand, String> {
         let trimmed = text.trim();
         let (body, factor) = split_factor(trimmed)?;
         if let Some((canister, method, args, rest)) = split_query(body) {
             let path = parse_path(rest).map_err(|e| format!("`{trimmed}`: {e}"))?;
-            let did = did_of(canister);
-            let source = Source::Query { canister: canister.into(), method: method.into(), args: args.into(), did, encoded: None };
+            let source =
+                Source::Query { canister: canister.into(), method: method.into(), args: args.into(), encoded: None, names: None };
             return Ok(Operand { text: trimmed.into(), source, path, factor });
         }
         if crate::environment::has_placeholder(body) {
@@ -142,13 +145,18 @@ impl Operand {
                 }
                 value.clone().expect("parsed above")
             }
-            Source::Query { canister, method, args, did, encoded } => {
+            Source::Query { canister, method, args, encoded, names } => {
                 if encoded.is_none() {
-                    *encoded = Some(encode(world, canister, method, args, did.as_deref())?);
+                    let (bytes, fields) = encode(world, canister, method, args)?;
+                    *encoded = Some(bytes);
+                    *names = fields;
                 }
                 let arg = encoded.clone().expect("encoded above");
                 let reply = world.query_raw(canister, method, arg)?;
-                let decoded = candid::IDLArgs::from_bytes(&reply).map_err(|e| format!("decoding {canister}.{method}: {e}"))?;
+                let mut decoded = candid::IDLArgs::from_bytes(&reply).map_err(|e| format!("decoding {canister}.{method}: {e}"))?;
+                if let Some(names) = names {
+                    decoded.args.iter_mut().for_each(|value| names.relabel(value));
+                }
                 let mut values = decoded.args;
                 if values.len() == 1 {
                     values.pop().expect("one value")
@@ -181,18 +189,77 @@ fn literal(operand: &str, text: &str) -> Result<IDLValue, String> {
     }
 }
 
-fn encode(world: &World<'_>, canister: &str, method: &str, args: &str, did: Option<&str>) -> Result<Vec<u8>, String> {
+/// The query's arguments, encoded with their declared types when the interface is known, and the interface's
+/// field names.
+type Encoded = (Vec<u8>, Option<FieldNames>);
+
+fn encode(world: &World<'_>, canister: &str, method: &str, args: &str) -> Result<Encoded, String> {
     let text = substitute(args, world.names()).map_err(|e| e.to_string())?;
-    let typed = did
-        .map(|did| -> Result<Vec<u8>, String> {
-            let interface = Interface::parse(did).map_err(|e| format!("the interface of `{canister}`: {e}"))?;
-            let m = interface.method(method).map_err(|e| format!("`{canister}`: {e}"))?;
-            interface.encode_args(&text, &m.args).map_err(|e| e.to_string())
-        })
-        .transpose()?;
-    match typed {
-        Some(bytes) => Ok(bytes),
-        None => crate::environment::untyped_args(&text).map_err(|e| e.to_string()),
+    let interface = world.env.canister(canister).ok().map(|c| &c.interface);
+    match interface.and_then(|interface| Some((interface, interface.method(method).ok()?))) {
+        Some((interface, m)) => {
+            let bytes = interface.encode_args(&text, &m.args).map_err(|e| e.to_string())?;
+            Ok((bytes, Some(FieldNames::of(interface))))
+        }
+        None => Ok((crate::environment::untyped_args(&text).map_err(|e| e.to_string())?, None)),
+    }
+}
+
+/// The record and variant field names an interface declares, by their Candid hash. A reply decoded without types
+/// has only the hashes; putting the names back makes messages readable (`author = …`, not `1_234_567 = …`). A
+/// reply that does not match the interface (a stale `.did`) still decodes, which typed decoding would refuse.
+#[derive(Clone, Debug, Default)]
+struct FieldNames(BTreeMap<u32, String>);
+
+impl FieldNames {
+    fn of(interface: &Interface) -> FieldNames {
+        let mut names = FieldNames::default();
+        for ty in interface.env.0.values() {
+            names.collect(ty);
+        }
+        for m in &interface.methods {
+            m.args.iter().chain(&m.rets).for_each(|ty| names.collect(ty));
+        }
+        names
+    }
+
+    fn collect(&mut self, ty: &candid::types::Type) {
+        use candid::types::TypeInner;
+        match ty.as_ref() {
+            TypeInner::Record(fields) | TypeInner::Variant(fields) => {
+                for field in fields {
+                    if let Label::Named(name) = field.id.as_ref() {
+                        self.0.insert(candid::idl_hash(name), name.clone());
+                    }
+                    self.collect(&field.ty);
+                }
+            }
+            TypeInner::Opt(inner) | TypeInner::Vec(inner) => self.collect(inner),
+            _ => {}
+        }
+    }
+
+    fn relabel(&self, value: &mut IDLValue) {
+        let name = |label: &mut Label| {
+            if let Label::Id(hash) = label {
+                if let Some(name) = self.0.get(hash) {
+                    *label = Label::Named(name.clone());
+                }
+            }
+        };
+        match value {
+            IDLValue::Record(fields) => fields.iter_mut().for_each(|f| {
+                name(&mut f.id);
+                self.relabel(&mut f.val);
+            }),
+            IDLValue::Variant(variant) => {
+                name(&mut variant.0.id);
+                self.relabel(&mut variant.0.val);
+            }
+            IDLValue::Opt(inner) => self.relabel(inner),
+            IDLValue::Vec(items) => items.iter_mut().for_each(|item| self.relabel(item)),
+            _ => {}
+        }
     }
 }
 
