@@ -19,8 +19,7 @@ use crate::scenario::values::ValueGen;
 use crate::scenario::GeneratorOptions;
 use crate::session::{Harness, Session};
 
-/// Most canisters (adversaries included) one environment has: ids are allocated in order, so this bounds the
-/// search for an id on a throwaway subnet.
+/// Most canisters (adversaries included) one environment has.
 const MAX_CANISTERS: usize = 1024;
 
 /// A canister of the environment.
@@ -36,6 +35,7 @@ pub struct CanisterSpec {
     include: Option<Vec<String>>,
     weights: std::collections::BTreeMap<String, u32>,
     cycles: Option<u128>,
+    id: Option<Principal>,
 }
 
 impl CanisterSpec {
@@ -52,7 +52,15 @@ impl CanisterSpec {
             include: None,
             weights: Default::default(),
             cycles: None,
+            id: None,
         }
+    }
+
+    /// Place it at a fixed id, for code that names it by id (a ledger or the cycles minting canister hard-coded
+    /// in the canister under test). Other canisters get ids in order, skipping fixed ones.
+    pub fn id(mut self, id: Principal) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// Its Candid interface (otherwise read from the module's metadata or its `__get_candid_interface_tmp_hack`).
@@ -303,10 +311,17 @@ impl EnvironmentBuilder {
             return Err(setup(format!("an environment has at most {MAX_CANISTERS} canisters and adversaries")));
         }
         // Name every canister before resolving any, so init arguments can name any of them.
+        let fixed: Vec<Principal> = self.canisters.iter().filter_map(|c| c.id).collect();
+        if let Some(twice) = fixed.iter().enumerate().find_map(|(i, id)| fixed[..i].contains(id).then_some(id)) {
+            return Err(setup(format!("two canisters are placed at id {twice}")));
+        }
         let mut index = 0;
-        let mut next_id = || {
+        let mut next_id = || loop {
             index += 1;
-            canister_id_from_index(index - 1)
+            let id = canister_id_from_index(index - 1);
+            if !fixed.contains(&id) {
+                break id;
+            }
         };
         let mut adversary_ids = Vec::new();
         for spec in &self.adversaries {
@@ -318,7 +333,7 @@ impl EnvironmentBuilder {
         let mut canister_ids = Vec::new();
         for spec in &self.canisters {
             check_name(&names, &spec.name)?;
-            let id = next_id();
+            let id = spec.id.unwrap_or_else(&mut next_id);
             names.insert(&spec.name, id);
             canister_ids.push(id);
         }
@@ -447,12 +462,8 @@ fn probe_interface(config: &Config, wasm: &[u8], at: Option<Principal>) -> Optio
 fn fetch_installed_interface(config: &Config, wasm: &[u8], id: Principal, init_arg: &[u8]) -> Result<Interface, String> {
     let mut subnet = Subnet::new(Config { coverage: false, ..config.clone() }).map_err(|e| e.to_string())?;
     let controller = controller_principal();
-    // The engine allocates ids in order: create up to `id`, so the canister sees the id it will have.
-    for _ in 0..=MAX_CANISTERS {
-        if subnet.create_canister_with_controllers(vec![controller], config.default_cycles) == id {
-            break;
-        }
-    }
+    // At the id it will have: canisters read their own id.
+    subnet.create_canister_at(id, vec![controller], config.default_cycles).map_err(|e| e.to_string())?;
     subnet.install_canister(id, wasm, init_arg.to_vec(), Some(controller)).map_err(|r| format!("installing it: {}", r.reject_message))?;
     fetch_interface(&mut subnet, id, controller)
 }
@@ -486,11 +497,7 @@ fn probe_init_args(
     }
     candidates.extend(gen.alternatives(&interface.init_args, MAX_INIT_PROBES));
     let mut subnet = Subnet::new(Config { coverage: false, ..config.clone() }).map_err(|e| e.to_string())?;
-    for _ in 0..=MAX_CANISTERS {
-        if subnet.create_canister_with_controllers(vec![controller], config.default_cycles) == id {
-            break;
-        }
-    }
+    subnet.create_canister_at(id, vec![controller], config.default_cycles).map_err(|e| e.to_string())?;
     let mut first_error = None;
     let mut tried = std::collections::BTreeSet::new();
     for (n, args) in candidates.iter().enumerate() {

@@ -33,6 +33,9 @@ pub enum EngineError {
     /// No canister has this id.
     #[error("canister {0} does not exist")]
     UnknownCanister(CanisterId),
+    /// [`Subnet::create_canister_at`](super::Subnet::create_canister_at) at an id already in use.
+    #[error("canister {0} already exists")]
+    CanisterExists(CanisterId),
     /// wasmtime could not be set up.
     #[error("wasmtime: {0}")]
     Wasmtime(String),

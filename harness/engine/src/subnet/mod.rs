@@ -152,6 +152,18 @@ impl Subnet {
         id
     }
 
+    /// Creates an empty canister at `id` (any principal not in use, as `provisional_create_canister_with_cycles`
+    /// with `specified_id` and PocketIC's `create_canister_with_id` do), for canisters whose code names a fixed
+    /// id (a ledger, the cycles minting canister). Later ids allocated in order skip it.
+    pub fn create_canister_at(&mut self, id: CanisterId, controllers: Vec<Principal>, cycles: Cycles) -> Result<CanisterId, EngineError> {
+        if self.canisters.contains_key(&id) {
+            return Err(EngineError::CanisterExists(id));
+        }
+        let origin = mgmt::ChangeOrigin::FromUser(mgmt::FromUserRecord { user_id: Principal::anonymous() });
+        self.create_canister_with_controllers_at(id, controllers, cycles, origin);
+        Ok(id)
+    }
+
     /// Creates an empty canister at a given (unused) id; its history starts with its creation by `origin`.
     fn create_canister_with_controllers_at(
         &mut self,

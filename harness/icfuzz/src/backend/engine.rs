@@ -44,13 +44,8 @@ impl Backend for EngineBackend {
     }
 
     fn create_canister(&mut self, id: Principal, controller: Principal, cycles: Option<u128>) -> Result<Principal, BackendError> {
-        // The engine allocates ids in order; creating canisters in the environment's order gives the same ids.
         let cycles = cycles.unwrap_or(self.subnet.config().default_cycles);
-        let got = self.subnet.create_canister_with_controllers(vec![controller], cycles);
-        if got != id {
-            return Err(BackendError::Failed(format!("the engine gave canister id {got}, expected {id}")));
-        }
-        Ok(got)
+        self.subnet.create_canister_at(id, vec![controller], cycles).map_err(|e| BackendError::Failed(e.to_string()))
     }
 
     fn install(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {

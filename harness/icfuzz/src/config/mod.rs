@@ -179,6 +179,9 @@ pub struct CanisterConfig {
     /// Initial cycles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycles: Option<u64>,
+    /// A fixed canister id (principal text), for canisters the code names by id (default: the next free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// An `[[adversary]]` table.
@@ -478,6 +481,11 @@ impl Loaded {
             }
             if let Some(cycles) = c.cycles {
                 spec = spec.cycles(cycles.into());
+            }
+            if let Some(id) = &c.id {
+                let id = candid::Principal::from_text(id)
+                    .map_err(|err| e(format!("canister `{}`: id `{id}` is not a principal: {err}", c.name)))?;
+                spec = spec.id(id);
             }
             builder = builder.canister(spec);
         }

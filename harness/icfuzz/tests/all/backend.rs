@@ -2,7 +2,8 @@
 
 use icfuzz::backend::Capabilities;
 use icfuzz::scenario::GeneratorOptions;
-use icfuzz::{ScriptAction, Step};
+use icfuzz::{CanisterSpec, Environment, ScriptAction, Step};
+use icfuzz_test_canisters::wasm;
 
 fn bytes(seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -44,4 +45,27 @@ fn capabilities_turn_off_the_step_kinds_a_backend_lacks() {
     assert_eq!(count(&harness, stop_start), 0);
     assert_eq!(count(&harness, deliver), 0);
     assert!(count(&harness, |s| matches!(s, Step::Fault { .. })) > 0, "faults stay on");
+}
+
+/// A canister can be placed at a fixed id (code that names its ledger by id reaches it); the others get ids in
+/// order around it, and two canisters at one id are a setup error.
+#[test]
+fn canisters_at_fixed_ids_are_reached_by_their_id() {
+    let ledger_id = candid::Principal::from_text("ryjl3-tyaaa-aaaaa-aaaba-cai").unwrap();
+    let env = || {
+        Environment::builder()
+            .canister(CanisterSpec::new("ledger", wasm("ledger")).did(include_str!("../../../../canisters/ledger/ledger.did")).id(ledger_id))
+            .canister(CanisterSpec::new("bank", wasm("bank")).did(include_str!("../../../../canisters/bank/bank.did")).target())
+            .user("alice")
+            .setup("bank", "deposit", "(100 : nat64)")
+    };
+    let mut h = env().build().unwrap();
+    let environment = h.environment().clone();
+    assert_eq!(environment.canister("ledger").unwrap().id, ledger_id);
+    assert_ne!(environment.canister("bank").unwrap().id, ledger_id);
+    // The bank is handed the ledger by its literal id, as code with a hard-coded ledger has it.
+    let e = crate::run(&mut h, vec![crate::call("alice", "bank", "withdraw", "(principal \"ryjl3-tyaaa-aaaaa-aaaba-cai\", 10 : nat64)"), Step::RunUntilQuiet]);
+    assert_eq!(crate::last_result(&e, "withdraw"), Ok(90), "{}", icfuzz::report::render_trace(&e));
+    let twice = env().canister(CanisterSpec::new("other", wasm("ledger")).id(ledger_id)).build();
+    assert!(twice.is_err_and(|e| e.to_string().contains("two canisters are placed at id")));
 }
