@@ -421,6 +421,7 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
     let not_canister = write("plain.wasm", b"\0asm\x01\0\0\0");
     let good = write("good.wasm", &real);
     let bad_did = write("bad.did", b"service : { oops");
+    let other_did = write("other.did", b"service : { notify : (principal, text) -> (); withdraw : (nat64) -> () }");
     let bad_toml = write("bad.toml", b"[[canister]\nname = 1");
     let typo = write("typo.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\ntargett = true\n");
     let bad_invariant = write("inv.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\n[[invariant]]\ncheck = \"a.x() = 1\"\n");
@@ -432,6 +433,7 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
         (vec!["fuzz", &truncated, "--out", out], "invalid WebAssembly"),
         (vec!["fuzz", &not_canister, "--out", out], "not a canister"),
         (vec!["fuzz", &good, "--did", &bad_did, "--out", out], "not a usable Candid interface"),
+        (vec!["fuzz", &good, "--did", &other_did, "--out", out], "names methods its module does not export: withdraw"),
         (vec!["fuzz", "--config", &bad_toml, "--out", out], "bad.toml"),
         (vec!["fuzz", "--config", &typo, "--out", out], "targett"),
         (vec!["fuzz", "--config", &bad_invariant, "--out", out], "is not a comparison"),

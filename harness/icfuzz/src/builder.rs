@@ -344,6 +344,18 @@ impl EnvironmentBuilder {
                 Some(did) => Some(Interface::parse(did)?),
                 None => Interface::from_wasm_metadata(&spec.wasm).transpose()?,
             };
+            if let (Some(interface), Ok(module)) = (&declared, crate::engine::check_module(&spec.wasm)) {
+                // A `.did` of another module (or version) would run a whole campaign of calls that all fail.
+                let missing: Vec<&str> =
+                    interface.methods.iter().map(|m| m.name.as_str()).filter(|m| !module.methods.contains(*m)).collect();
+                if !missing.is_empty() {
+                    return Err(setup(format!(
+                        "the interface of `{}` names methods its module does not export: {}; is the .did for this module?",
+                        spec.name,
+                        missing.join(", ")
+                    )));
+                }
+            }
             if declared.is_none() && spec.init_args.is_none() && crate::interface::has_export(&spec.wasm, "canister_init") {
                 // Init arguments are typed by the interface, which only the canister can tell (its
                 // __get_candid_interface_tmp_hack query); ask a copy that skips init, so init cannot fail for

@@ -40,6 +40,15 @@ pub enum InterfaceError {
     /// The interface has no service.
     #[error("the Candid interface defines no service")]
     NoService,
+    /// A type nests deeper than icfuzz handles (encoding such values costs time that grows much faster than the
+    /// depth).
+    #[error("the Candid interface nests a type {depth} levels deep (`{name}`); icfuzz handles at most {MAX_TYPE_DEPTH}")]
+    TooDeep {
+        /// Where: a method or type name.
+        name: String,
+        /// How deep it nests.
+        depth: usize,
+    },
     /// No method of that name.
     #[error("the interface has no method `{0}`")]
     NoMethod(String),
@@ -56,6 +65,12 @@ pub enum InterfaceError {
 impl Interface {
     /// Parses a `.did` text (a service or a service class).
     pub fn parse(did: &str) -> Result<Interface, InterfaceError> {
+        // The parser and type checker recurse on nesting: measure it on the text first, so no input can overflow
+        // the stack (the exact limit is checked on the parsed types below).
+        let nesting = text_nesting(did);
+        if nesting > MAX_TEXT_NESTING {
+            return Err(InterfaceError::TooDeep { name: "the .did text".to_owned(), depth: nesting });
+        }
         // Not `instantiate_candid`: its parser prints a coloured diagnostic to stderr on errors, and ours go
         // into the error value (one line for the command line, structured for the library).
         let prog: candid_parser::IDLProg = did.parse().map_err(|e: candid_parser::Error| InterfaceError::Parse(e.to_string()))?;
@@ -76,6 +91,16 @@ impl Interface {
                 rets: func.rets.clone(),
                 query: func.modes.iter().any(|m| matches!(m, FuncMode::Query | FuncMode::CompositeQuery)),
             });
+        }
+        let deepest = env
+            .0
+            .iter()
+            .map(|(name, ty)| (name.clone(), type_depth(ty)))
+            .chain(methods.iter().map(|m| (m.name.clone(), m.args.iter().chain(&m.rets).map(type_depth).max().unwrap_or(0))))
+            .chain(std::iter::once(("init".to_owned(), init_args.iter().map(type_depth).max().unwrap_or(0))))
+            .max_by_key(|(_, depth)| *depth);
+        if let Some((name, depth)) = deepest.filter(|(_, depth)| *depth > MAX_TYPE_DEPTH) {
+            return Err(InterfaceError::TooDeep { name, depth });
         }
         Ok(Interface { env, methods, init_args })
     }
@@ -107,6 +132,92 @@ impl Interface {
     pub fn decode_to_text(&self, bytes: &[u8], types: &[Type]) -> Option<String> {
         IDLArgs::from_bytes_with_types(bytes, &self.env, types).ok().map(|args| args.to_string())
     }
+}
+
+/// Deepest type nesting an interface may have. Real interfaces nest a few levels (recursive types go through names,
+/// which do not count); Candid's type table for a value of a type nested `n` deep takes time growing like `n³`,
+/// so 5,000 nested `opt`s would stall every call.
+pub const MAX_TYPE_DEPTH: usize = 64;
+
+/// Deepest nesting of a `.did` text that is parsed at all (an over-estimate of the type depth, see
+/// [`text_nesting`]); far above [`MAX_TYPE_DEPTH`] and far below what overflows the parser's stack.
+const MAX_TEXT_NESTING: usize = 1_000;
+
+/// An upper bound of how deep the types of a `.did` text nest, read from its tokens without parsing: every `{`
+/// and `(` opens a level, and so does each `opt` and `vec`, whose levels close when the type they wrap ends (at a
+/// name, or at the bracket closing a `record`, `variant` or argument list). Comments and strings are skipped.
+fn text_nesting(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    // Per open bracket: the `opt`/`vec` chain that was pending when it opened.
+    let mut frames: Vec<usize> = Vec::new();
+    let mut carried = 0; // sum of the chains saved in `frames`
+    let mut chain = 0; // `opt`/`vec` keywords since the last complete type
+    let mut deepest = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if text[i..].starts_with("//") {
+            i += text[i..].find('\n').unwrap_or(text.len() - i);
+        } else if text[i..].starts_with("/*") {
+            i += text[i + 2..].find("*/").map_or(text.len() - i, |end| end + 4);
+        } else if c == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c == b'{' || c == b'(' {
+            frames.push(chain);
+            carried += chain;
+            chain = 0;
+            i += 1;
+        } else if c == b'}' || c == b')' {
+            carried -= frames.pop().unwrap_or(0).min(carried);
+            chain = 0;
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            match &text[start..i] {
+                "opt" | "vec" => chain += 1,
+                // These open their level with the bracket that follows.
+                "record" | "variant" | "func" | "service" => {}
+                // A name: a complete type (ending the chain) or a label (before any chain of its type).
+                _ => chain = 0,
+            }
+        } else {
+            i += 1;
+        }
+        deepest = deepest.max(frames.len() + carried + chain);
+    }
+    deepest
+}
+
+/// How deep a type nests, not following names (each named type is measured on its own).
+fn type_depth(ty: &Type) -> usize {
+    use candid::types::TypeInner;
+    // Iterative, so a type nested far deeper than the limit cannot overflow the stack while being measured.
+    let mut deepest = 0;
+    let mut stack = vec![(ty.clone(), 1usize)];
+    while let Some((ty, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match ty.as_ref() {
+            TypeInner::Opt(inner) | TypeInner::Vec(inner) => stack.push((inner.clone(), depth + 1)),
+            TypeInner::Record(fields) | TypeInner::Variant(fields) => {
+                stack.extend(fields.iter().map(|f| (f.ty.clone(), depth + 1)));
+            }
+            TypeInner::Func(func) => stack.extend(func.args.iter().chain(&func.rets).map(|t| (t.clone(), depth + 1))),
+            TypeInner::Service(methods) => stack.extend(methods.iter().map(|(_, t)| (t.clone(), depth + 1))),
+            TypeInner::Class(args, t) => {
+                stack.extend(args.iter().map(|t| (t.clone(), depth + 1)));
+                stack.push((t.clone(), depth + 1));
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Encodes Candid text as arguments of the given types in `env`.

@@ -134,22 +134,26 @@ fn generate_steps(h: &Gen<'_>, u: &mut Unstructured, steps: &mut Vec<Step>) -> R
     if kinds.is_empty() {
         return Ok(());
     }
-    let total: u32 = kinds.iter().map(|(_, w)| w).sum();
     let scope = h.env.principal_scope();
     while steps.len() < options.max_steps && !u.is_empty() {
-        let kind = weighted(u, &kinds, total, |(_, w)| *w)?.0;
+        let kind = weighted(u, &kinds, |(_, w)| *w)?.0;
         steps.push(step(h, u, kind, &scope)?);
     }
     Ok(())
 }
 
-/// One of `items`, each as likely as its weight (`total` is the sum of the weights, at least 1).
-fn weighted<'a, T>(u: &mut Unstructured, items: &'a [T], total: u32, weight: impl Fn(&T) -> u32) -> Result<&'a T> {
+/// One of `items`, each as likely as its weight; uniformly when every weight is 0. The total is summed in `u64`:
+/// a configuration may give weights up to `u32::MAX` each.
+fn weighted<'a, T>(u: &mut Unstructured, items: &'a [T], weight: impl Fn(&T) -> u32) -> Result<&'a T> {
+    let total: u64 = items.iter().map(|item| u64::from(weight(item))).sum();
+    if total == 0 {
+        return u.choose(items);
+    }
     let mut pick = u.int_in_range(0..=total - 1)?;
     Ok(items
         .iter()
         .find(|item| {
-            let w = weight(item);
+            let w = u64::from(weight(item));
             if pick < w {
                 true
             } else {
@@ -258,8 +262,7 @@ fn call(h: &Gen<'_>, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
     let m = if c.weights.is_empty() {
         *u.choose(&methods)?
     } else {
-        let total: u32 = methods.iter().map(|m| c.weight(&m.name)).sum();
-        *weighted(u, &methods, total, |m| c.weight(&m.name))?
+        *weighted(u, &methods, |m| c.weight(&m.name))?
     };
     let gen = ValueGen { env: &c.interface.env, principals: scope, words: &h.words };
     let args = gen.args(u, &m.args)?;
@@ -310,4 +313,27 @@ fn reply(h: &Gen<'_>, u: &mut Unstructured, a: &AdversaryInfo, method: &str, sco
         None => "()".to_owned(),
     };
     Ok(ScriptAction::Reply { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_of_any_size_are_drawn_without_overflow() {
+        let items = [u32::MAX, u32::MAX, 1, 0];
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut u = Unstructured::new(&bytes);
+        let mut seen = std::collections::BTreeSet::new();
+        while !u.is_empty() {
+            let w = *weighted(&mut u, &items, |w| *w).unwrap();
+            assert_ne!(w, 0, "a zero weight is never drawn while others are not zero");
+            seen.insert(w);
+        }
+        assert!(seen.contains(&u32::MAX));
+        // All zero: every item as likely.
+        let zeros = [0u32, 0, 0];
+        let mut u = Unstructured::new(&[1, 2, 3]);
+        assert!(weighted(&mut u, &zeros, |w| *w).is_ok());
+    }
 }

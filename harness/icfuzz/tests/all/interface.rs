@@ -105,3 +105,20 @@ fn init_arguments_are_probed_when_the_smallest_traps() {
         .expect("init traps");
     assert!(e.to_string().contains("Cannot initialize the canister with an Upgrade argument"), "{e}");
 }
+
+/// Types nested beyond what any real interface needs are refused with a clear error before they can stall value
+/// encoding (thousands of nested `opt`s) or overflow the parser's stack (hundreds of thousands).
+#[test]
+fn interfaces_nested_too_deep_are_refused_up_front() {
+    let opts = |n: usize| format!("service : {{ f : ({}nat) -> () }}", "opt ".repeat(n));
+    let records = |n: usize| format!("service : {{ f : ({}nat{}) -> () }}", "record { a : ".repeat(n), " }".repeat(n));
+    for (what, did) in [("5,000 opts", opts(5_000)), ("200,000 opts", opts(200_000)), ("100,000 records", records(100_000)), ("65 opts", opts(65))] {
+        match icfuzz::interface::Interface::parse(&did) {
+            Err(e @ icfuzz::interface::InterfaceError::TooDeep { .. }) => assert!(e.to_string().contains("levels deep"), "{what}: {e}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    let fine = icfuzz::interface::Interface::parse(&records(30)).expect("30 nested records are fine");
+    assert_eq!(fine.methods.len(), 1);
+    icfuzz::interface::Interface::parse(&opts(63)).expect("63 nested opts are fine");
+}
