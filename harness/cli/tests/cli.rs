@@ -426,6 +426,8 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
     let typo = write("typo.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\ntargett = true\n");
     let bad_invariant = write("inv.toml", b"[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\n[[invariant]]\ncheck = \"a.x() = 1\"\n");
     let corrupt = write("crash-x.json", b"{\"steps\": 5}");
+    let deep_args = format!("[[canister]]\nname = \"a\"\nwasm = \"good.wasm\"\ninit_args = \"({}5)\"\n", "opt ".repeat(100_000));
+    let deep_args = write("deep.toml", deep_args.as_bytes());
     let out = dir.join("out");
     let out = out.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -437,6 +439,7 @@ fn bad_input_gives_one_clear_line_and_exit_code_2() {
         (vec!["fuzz", "--config", &bad_toml, "--out", out], "bad.toml"),
         (vec!["fuzz", "--config", &typo, "--out", out], "targett"),
         (vec!["fuzz", "--config", &bad_invariant, "--out", out], "is not a comparison"),
+        (vec!["fuzz", "--config", &deep_args, "--out", out], "levels deep"),
         (vec!["fuzz", "/nonexistent/x.wasm", "--out", out], "cannot read /nonexistent/x.wasm"),
         (vec!["replay", &corrupt, "--config", &typo], "targett"),
         (vec!["replay", &corrupt], "cannot tell which canisters"),

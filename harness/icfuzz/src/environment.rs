@@ -317,8 +317,7 @@ pub(crate) fn replace_placeholders<E>(text: &str, mut with: impl FnMut(&str) -> 
 
 /// Encodes Candid text with the types its literals name (for canisters whose interface is not known yet).
 pub(crate) fn untyped_args(text: &str) -> Result<Vec<u8>, Error> {
-    let args = candid_parser::parse_idl_args(text)
-        .map_err(|e| InterfaceError::Args { text: text.to_owned(), error: e.to_string() })?;
+    let args = crate::interface::parse_args(text).map_err(|error| InterfaceError::Args { text: text.to_owned(), error })?;
     args.to_bytes().map_err(|e| Error::from(InterfaceError::Args { text: text.to_owned(), error: e.to_string() }))
 }
 

@@ -220,10 +220,21 @@ fn type_depth(ty: &Type) -> usize {
     deepest
 }
 
+/// Parses Candid argument text (`(5, opt "a")`). The one way every argument text the user or a scenario file
+/// supplies is parsed: text nested deeper than any interface allows is refused before the parser, which recurses
+/// on nesting, could overflow the stack.
+pub fn parse_args(text: &str) -> Result<IDLArgs, String> {
+    let nesting = text_nesting(text);
+    if nesting > MAX_TEXT_NESTING {
+        return Err(format!("the value nests {nesting} levels deep; icfuzz handles at most {MAX_TYPE_DEPTH}"));
+    }
+    candid_parser::parse_idl_args(text).map_err(|e| e.to_string())
+}
+
 /// Encodes Candid text as arguments of the given types in `env`.
 pub fn encode_args(env: &TypeEnv, text: &str, types: &[Type]) -> Result<Vec<u8>, InterfaceError> {
     let error = |error: String| InterfaceError::Args { text: text.to_owned(), error };
-    let args = candid_parser::parse_idl_args(text).map_err(|e| error(e.to_string()))?;
+    let args = parse_args(text).map_err(error)?;
     let args = args.annotate_types(true, env, types).map_err(|e| error(e.to_string()))?;
     args.to_bytes_with_types(env, types).map_err(|e| error(e.to_string()))
 }

@@ -264,7 +264,7 @@ fn simpler_actions(action: &ScriptAction) -> Vec<ScriptAction> {
 /// Candid argument texts with one value made simpler each (numbers to 0 or 1, text empty, vectors empty, options
 /// null), in order; the text as written when it does not parse (then there is nothing to simplify).
 fn simpler_args(text: &str) -> Vec<String> {
-    let Ok(args) = candid_parser::parse_idl_args(text) else { return Vec::new() };
+    let Ok(args) = crate::interface::parse_args(text) else { return Vec::new() };
     let mut out = Vec::new();
     for (i, value) in args.args.iter().enumerate() {
         for simpler in simpler_values(value) {

@@ -181,7 +181,7 @@ impl Operand {
 
 /// One Candid value written as text.
 fn literal(operand: &str, text: &str) -> Result<IDLValue, String> {
-    let args = candid_parser::parse_idl_args(&format!("({text})"))
+    let args = crate::interface::parse_args(&format!("({text})"))
         .map_err(|e| format!("`{operand}` is neither a query `canister.method(args)` nor a Candid value: {e}"))?;
     match <[IDLValue; 1]>::try_from(args.args) {
         Ok([value]) => Ok(value),

@@ -121,4 +121,8 @@ fn interfaces_nested_too_deep_are_refused_up_front() {
     let fine = icfuzz::interface::Interface::parse(&records(30)).expect("30 nested records are fine");
     assert_eq!(fine.methods.len(), 1);
     icfuzz::interface::Interface::parse(&opts(63)).expect("63 nested opts are fine");
+    // Argument text (init arguments, setup calls, checks, scenario files) is bounded the same way.
+    let deep_value = format!("({}5)", "opt ".repeat(200_000));
+    assert!(icfuzz::interface::parse_args(&deep_value).is_err_and(|e| e.contains("levels deep")));
+    assert_eq!(icfuzz::interface::parse_args("(opt opt 5, record { a = vec { 1 } })").unwrap().args.len(), 2);
 }
