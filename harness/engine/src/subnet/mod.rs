@@ -152,6 +152,12 @@ impl Subnet {
         id
     }
 
+    /// Whether the module installed on `canister` uses enhanced orthogonal persistence (Motoko): upgrading it to
+    /// such a module needs `wasm_memory_persistence = keep`, as dfx and icp pass. `false` for an empty canister.
+    pub fn enhanced_orthogonal_persistence(&self, canister: CanisterId) -> Result<bool, EngineError> {
+        Ok(self.canister(canister)?.code.as_ref().is_some_and(|code| code.module.info.enhanced_orthogonal_persistence))
+    }
+
     /// Creates an empty canister at `id` (any principal not in use, as `provisional_create_canister_with_cycles`
     /// with `specified_id` and PocketIC's `create_canister_with_id` do), for canisters whose code names a fixed
     /// id (a ledger, the cycles minting canister). Later ids allocated in order skip it.

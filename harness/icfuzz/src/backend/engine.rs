@@ -53,8 +53,10 @@ impl Backend for EngineBackend {
     }
 
     fn upgrade(&mut self, canister: Principal, wasm: &[u8], arg: Vec<u8>, sender: Principal) -> Result<(), Reject> {
-        // As dfx and icp do: a module with enhanced orthogonal persistence is upgraded keeping its heap.
-        let keep = crate::engine::check_module(wasm).is_ok_and(|m| m.enhanced_orthogonal_persistence);
+        // As dfx and icp do: a canister running a module with enhanced orthogonal persistence is upgraded keeping
+        // its heap (the IC requires the option exactly then). The installed module says, without validating the
+        // new one again on every upgrade step.
+        let keep = self.subnet.enhanced_orthogonal_persistence(canister).unwrap_or(false);
         let options = crate::engine::UpgradeOptions {
             wasm_memory_persistence: keep.then_some(crate::engine::WasmMemoryPersistence::Keep),
             ..crate::engine::UpgradeOptions::default()
