@@ -1,25 +1,14 @@
-//! Files the user owns: crash files in, corpus and crash files out. Nothing here ever overwrites a file: outputs
-//! are named after their content (libFuzzer's `crash-<sha1>`), so an existing file already holds the same bytes.
+//! Files the user owns: crash files in, corpus and crash files out. Outputs are written with [`icfuzz::save`]:
+//! atomically, and never over an existing file (they are named after their content, libFuzzer's `crash-<sha1>`,
+//! or given a fresh name).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use icfuzz::{Harness, Scenario};
 
 pub use icfuzz::report::sha1_hex;
-
-/// Writes `bytes` to `path` unless it exists. Returns whether it wrote.
-pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
-        Ok(mut file) => {
-            file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
-}
+pub use icfuzz::save::write_new;
 
 /// A path like `path` that does not exist yet: `path` itself, else `stem-2.ext`, `stem-3.ext`, ...
 pub fn fresh_path(path: &Path) -> PathBuf {

@@ -1,7 +1,9 @@
 //! `icfuzz fuzz`: parallel workers, each with its own harness, sharing inputs that reach new coverage; findings
-//! are written the moment they are found (so Ctrl-C or a crash of the machine loses nothing), in libFuzzer's
-//! layout: `<out>/corpus/<sha1>`, `<out>/crashes/crash-<sha1>` (raw bytes) and `crash-<sha1>.json` (the scenario,
-//! which keeps its meaning across icfuzz versions).
+//! are written the moment they are found, atomically ([`icfuzz::save`]: Ctrl-C, `kill -9` or a crash of the
+//! machine loses nothing and leaves no partial file), in libFuzzer's layout: `<out>/corpus/<sha1>`,
+//! `<out>/crashes/crash-<sha1>` (raw bytes) and `crash-<sha1>.json` (the scenario, which keeps its meaning across
+//! icfuzz versions). A file that cannot be written (full disk, read-only directory) does not stop the campaign:
+//! unsaved findings are printed whole to stderr, and the campaign ends with an error.
 
 // The wall clock is for --duration and the status line only; what runs stays deterministic per worker and seed.
 #![allow(clippy::disallowed_types)]
@@ -92,7 +94,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 struct Recorded {
     finding: Finding,
     scenario: Scenario,
-    json_path: PathBuf,
+    /// Where it was saved; `None` when saving failed (a full disk): it was printed to stderr instead.
+    json_path: Option<PathBuf>,
     count: u64,
 }
 
@@ -111,10 +114,13 @@ struct Shared {
     never_replied: Mutex<BTreeSet<String>>,
     misses: Mutex<BTreeSet<(String, String)>>,
     error: Mutex<Option<anyhow::Error>>,
+    unsaved: Mutex<Unsaved>,
     stop_on_first: bool,
     pocket_ic_only: bool,
     corpus_dir: PathBuf,
     crashes_dir: PathBuf,
+    /// The environment file findings replay with.
+    resolved: PathBuf,
     bar: ProgressBar,
 }
 
@@ -136,35 +142,79 @@ impl Shared {
         self.bar.suspend(|| eprintln!("{text}"));
     }
 
-    /// Saves a finding the first time its signature is seen (crash bytes and scenario JSON).
-    fn record(&self, finding: &Finding, input: &[u8], scenario: &Scenario, signature: &str) -> Result<()> {
+    /// Saves a finding the first time its signature is seen (crash bytes and scenario JSON). A finding that cannot
+    /// be saved (a full disk, a read-only directory) is printed whole to stderr at once, so the terminal or log
+    /// keeps it, and the campaign goes on; it ends with an error.
+    fn record(&self, finding: &Finding, input: &[u8], scenario: &Scenario, signature: &str) {
         let mut findings = self.findings.lock().expect("findings lock");
         if let Some(r) = findings.get_mut(signature) {
             r.count += 1;
-            return Ok(());
+            return;
         }
         let name = format!("crash-{}", sha1_hex(input));
-        let raw = self.crashes_dir.join(&name);
         let json_path = self.crashes_dir.join(format!("{name}.json"));
-        write_new(&raw, input)?;
-        write_new(&json_path, scenario.to_json().as_bytes())?;
+        let json = scenario.to_json();
+        let saved = write_new(&self.crashes_dir.join(&name), input).and_then(|_| write_new(&json_path, json.as_bytes()));
         let n = findings.len() + 1;
-        self.say(format!(
-            "\nfinding #{n}: {finding}\n  saved {}\n  Reproduce with: icfuzz replay {}\n  Minimize with:  icfuzz minimize {}",
-            json_path.display(),
-            json_path.display(),
-            json_path.display()
-        ));
+        match &saved {
+            Ok(_) => self.say(format!(
+                "\nfinding #{n}: {finding}\n  saved {}\n  Reproduce with: icfuzz replay {}\n  Minimize with:  icfuzz minimize {}",
+                json_path.display(),
+                json_path.display(),
+                json_path.display()
+            )),
+            Err(e) => {
+                self.say(format!(
+                    "\nfinding #{n}: {finding}\n  NOT SAVED ({e}); its scenario follows: save it as a .json file and \
+                     replay it with --config {}\n{json}",
+                    self.resolved.display()
+                ));
+                self.unsaved("finding", e);
+            }
+        }
         findings.insert(
             signature.to_owned(),
-            Recorded { finding: finding.clone(), scenario: scenario.clone(), json_path, count: 1 },
+            Recorded { finding: finding.clone(), scenario: scenario.clone(), json_path: saved.is_ok().then_some(json_path), count: 1 },
         );
         self.new_findings.lock().expect("lock").push(signature.to_owned());
         if self.stop_on_first {
             self.stop.store(true, Ordering::Relaxed);
         }
-        Ok(())
     }
+
+    /// Saves an input that reached new coverage; one that cannot be saved stays in the in-memory corpus.
+    fn keep_input(&self, input: &[u8]) {
+        if let Err(e) = write_new(&self.corpus_dir.join(sha1_hex(input)), input) {
+            self.unsaved("corpus input", &e);
+        }
+    }
+
+    /// Counts a file that could not be written; says so the first time for each kind of file.
+    fn unsaved(&self, what: &'static str, error: &std::io::Error) {
+        let mut unsaved = self.unsaved.lock().expect("lock");
+        let first = !unsaved.counts.contains_key(what);
+        *unsaved.counts.entry(what).or_default() += 1;
+        unsaved.first_error.get_or_insert_with(|| error.to_string());
+        if first {
+            self.say(format!("icfuzz: error: cannot save a {what}: {error}; fuzzing goes on, and the campaign will end with an error"));
+        }
+    }
+
+    /// The error a campaign ends with when some of its files could not be written.
+    fn unsaved_error(&self) -> Option<anyhow::Error> {
+        let unsaved = self.unsaved.lock().expect("lock");
+        let first = unsaved.first_error.as_ref()?;
+        let counts: Vec<String> = unsaved.counts.iter().map(|(what, n)| format!("{n} {what}(s)")).collect();
+        let findings = if unsaved.counts.contains_key("finding") { "; the unsaved findings are printed above" } else { "" };
+        Some(anyhow::anyhow!("could not save {} ({first}){findings}", counts.join(" and ")))
+    }
+}
+
+/// Files a campaign could not write.
+#[derive(Default)]
+struct Unsaved {
+    counts: BTreeMap<&'static str, u64>,
+    first_error: Option<String>,
 }
 
 /// Runs `icfuzz fuzz`.
@@ -175,8 +225,10 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     let loaded = environment::for_fuzz(args.wasm.as_deref(), args.did.as_deref(), args.config.as_deref())?;
     let corpus_dir = args.out.join("corpus");
     let crashes_dir = args.out.join("crashes");
-    for dir in [&corpus_dir, &crashes_dir] {
+    for dir in [&args.out, &corpus_dir, &crashes_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // What a campaign killed mid-write left: hidden, partial, never a user's file.
+        icfuzz::save::remove_stale(dir)?;
     }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -203,10 +255,12 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         never_replied: Mutex::new(BTreeSet::new()),
         misses: Mutex::new(BTreeSet::new()),
         error: Mutex::new(None),
+        unsaved: Mutex::new(Unsaved::default()),
         stop_on_first: args.stop_on_first,
         pocket_ic_only: args.replayable_on.is_some(),
         corpus_dir,
         crashes_dir,
+        resolved: args.out.join(RESOLVED),
         bar: bar.clone(),
     });
     {
@@ -261,7 +315,16 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
         return Err(e.context(format!("what was found so far is in {}", args.out.display())));
     }
     eprintln!("icfuzz: {}", status(&shared, started.elapsed()));
-    summary(&shared, &args, &loaded)
+    let outcome = summary(&shared, &args, &loaded);
+    match shared.unsaved_error() {
+        Some(unsaved) => {
+            if let Err(e) = outcome {
+                eprintln!("icfuzz: {e:#}");
+            }
+            Err(unsaved)
+        }
+        None => outcome,
+    }
 }
 
 /// The environment as it will run: paths absolute, adversary module on disk, adversary methods discovered,
@@ -386,7 +449,8 @@ fn read_corpus(dir: &Path) -> Result<Vec<Vec<u8>>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        // Hidden files are not inputs (libFuzzer skips them too); among them, icfuzz's temporary files.
+        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
         .collect();
     paths.sort();
     paths.iter().map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display()))).collect()
@@ -416,13 +480,13 @@ fn work(worker: usize, loaded: &Loaded, seed: u64, seeds: Vec<Vec<u8>>, shared: 
         };
         if outcome.new_coverage {
             shared.coverage.fetch_max(fuzzer.coverage(), Ordering::Relaxed);
-            write_new(&shared.corpus_dir.join(sha1_hex(&outcome.input)), &outcome.input)?;
+            shared.keep_input(&outcome.input);
             shared.corpus.lock().expect("corpus lock").push((worker, outcome.input.clone()));
         }
         if let Some(signature) = &outcome.signature {
             match &outcome.new_finding {
                 // New to this worker: save it unless another worker already did (then it only counts).
-                Some(found) => shared.record(&found.finding, &outcome.input, &found.scenario, signature)?,
+                Some(found) => shared.record(&found.finding, &outcome.input, &found.scenario, signature),
                 // This worker saved or counted it before, so the record exists.
                 None => {
                     if let Some(r) = shared.findings.lock().expect("lock").get_mut(signature) {
@@ -510,7 +574,8 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
     }
     println!("\n{} finding(s) in {}:", findings.len(), args.out.display());
     for r in findings.values() {
-        println!("  {} ({}×) {}", r.finding, r.count, r.json_path.display());
+        let saved = r.json_path.as_ref().map_or("NOT SAVED".to_owned(), |p| p.display().to_string());
+        println!("  {} ({}×) {saved}", r.finding, r.count);
     }
     if args.minimize {
         let mut harness = environment::build(loaded, COVERAGE)?;
@@ -525,8 +590,10 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
                 bar.set_message(format!("{} steps", p.steps));
             })?;
             bar.finish_and_clear();
-            let name = r.json_path.file_name().and_then(|n| n.to_str()).unwrap_or("crash.json");
-            let path = crate::files::fresh_path(&r.json_path.with_file_name(format!("minimized-from-{name}")));
+            // Every finding was saved, or the campaign would have ended with an error before this.
+            let Some(json_path) = &r.json_path else { continue };
+            let name = json_path.file_name().and_then(|n| n.to_str()).unwrap_or("crash.json");
+            let path = crate::files::fresh_path(&json_path.with_file_name(format!("minimized-from-{name}")));
             write_new(&path, minimized.scenario.to_json().as_bytes())?;
             println!(
                 "\n==== minimized: {} → {} steps ({} runs), saved {} ====\n{}",

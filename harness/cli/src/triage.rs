@@ -134,7 +134,7 @@ pub fn run(args: TriageArgs) -> Result<ExitCode> {
         "not_reproduced": not_reproduced,
         "unreadable": unreadable,
     });
-    std::fs::write(&json_path, serde_json::to_string_pretty(&document)?).with_context(|| format!("writing {}", json_path.display()))?;
+    icfuzz::save::replace(&json_path, serde_json::to_string_pretty(&document)?.as_bytes())?;
     println!("\nreport: {}", json_path.display());
     Ok(if !buckets.is_empty() {
         crate::finding_code()

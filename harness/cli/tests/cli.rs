@@ -593,3 +593,122 @@ fn crash_jsons_if_any(out_dir: &Path) -> Vec<PathBuf> {
         Vec::new()
     }
 }
+
+/// Checks every file a campaign leaves in `out_dir`: corpus entries and raw crashes are named after their content
+/// (so a truncated one shows), scenarios parse, the resolved environment loads. icfuzz's hidden temporary files
+/// are the only other files allowed (a write cut short by a kill); returns how many there were.
+fn check_campaign_files(out_dir: &Path) -> usize {
+    let mut temporary = 0;
+    for (path, bytes) in walk(out_dir) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let parent = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let sha = icfuzz::report::sha1_hex(&bytes);
+        if icfuzz::save::is_temporary(&name) {
+            temporary += 1;
+        } else if parent == "corpus" {
+            assert_eq!(name, sha, "{} is not its content", path.display());
+        } else if let Some(raw) = name.strip_prefix("crash-").filter(|n| !n.ends_with(".json")) {
+            assert_eq!(raw, sha, "{} is not its content", path.display());
+        } else if name.ends_with(".json") {
+            icfuzz::Scenario::from_json(std::str::from_utf8(&bytes).unwrap())
+                .unwrap_or_else(|e| panic!("{} is not a complete scenario: {e}", path.display()));
+        } else if name == "icfuzz.resolved.toml" {
+            icfuzz::config::Config::load(&path).unwrap_or_else(|e| panic!("{} does not load: {e}", path.display()));
+        } else if let Some(prefix) = name.strip_prefix("adversary-").and_then(|n| n.strip_suffix(".wasm")) {
+            assert!(sha.starts_with(prefix), "{} is not its content", path.display());
+        } else {
+            panic!("unexpected file {}", path.display());
+        }
+    }
+    temporary
+}
+
+/// `kill -9` at any moment of a campaign (while preparing the environment, as the first inputs and findings are
+/// written, mid-run) leaves only complete files, and the next run resumes from them and clears what the killed
+/// runs left half-written.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_at_any_moment_leaves_only_complete_files_and_the_next_run_resumes() {
+    let dir = temp("sigkill");
+    let out_dir = dir.join("out");
+    let wasm = example_wasm("unbounded_wait_vulnerable");
+    let has_files = |sub: &str| std::fs::read_dir(out_dir.join(sub)).is_ok_and(|mut d| d.next().is_some());
+    // Kill points: as soon as the output directory exists, once the environment is written, at the first corpus
+    // input, at the first finding, and after running a while.
+    let points: [(&str, &dyn Fn() -> bool); 5] = [
+        ("preparing", &|| out_dir.is_dir()),
+        ("environment written", &|| out_dir.join("icfuzz.resolved.toml").exists()),
+        ("first corpus input", &|| has_files("corpus")),
+        ("first finding", &|| has_files("crashes")),
+        ("running", &|| std::fs::read_dir(out_dir.join("corpus")).is_ok_and(|d| d.count() >= 8)),
+    ];
+    for (seed, (point, reached)) in points.iter().enumerate() {
+        let mut child = Command::new(ICFUZZ)
+            .args(["fuzz", wasm.to_str().unwrap(), "--seed", &seed.to_string(), "--out", out_dir.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !reached() && child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed().as_secs() < 120, "`{point}` not reached within two minutes");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        check_campaign_files(&out_dir);
+    }
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "200", "--seed", "9", "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("reusing the environment") && stderr.contains("resuming from"), "{}", show(&out));
+    assert_eq!(check_campaign_files(&out_dir), 0, "the run after the kills removes their temporary files");
+    for crash in crash_jsons(&out_dir) {
+        let out = icfuzz(&["replay", crash.to_str().unwrap()]);
+        assert_eq!(code(&out), 1, "{}", show(&out));
+    }
+}
+
+/// A full disk under `corpus/` and a read-only `crashes/` (each a file system of its own, mounted in a user
+/// namespace) do not stop a campaign: it says what it cannot save, prints the finding's scenario whole to stderr,
+/// ends with exit code 2, and the printed scenario replays to the same finding.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_or_read_only_directory_loses_no_finding() {
+    let dir = temp("full-disk");
+    let out_dir = dir.join("out");
+    let wasm = example_wasm("unbounded_wait_vulnerable");
+    // Prepare the environment on the ordinary disk first: this part is refused up front when it cannot be written.
+    let out = icfuzz(&["fuzz", wasm.to_str().unwrap(), "--runs", "1", "--seed", "1", "--out", out_dir.to_str().unwrap()]);
+    assert!(code(&out) <= 1, "{}", show(&out));
+    for sub in ["corpus", "crashes"] {
+        std::fs::remove_dir_all(out_dir.join(sub)).unwrap();
+        std::fs::create_dir(out_dir.join(sub)).unwrap();
+    }
+    if !Command::new("unshare").args(["-rm", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: this machine allows no user namespaces (`unshare -rm`), so no file system can be mounted");
+        return;
+    }
+    // tmpfs with one inode (its root) is full; `ro` is read-only.
+    let script = r#"mount -t tmpfs -o size=64k,nr_inodes=1 icfuzz-full "$1/corpus" && mount -t tmpfs -o ro icfuzz-ro "$1/crashes" && shift && exec "$@""#;
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh", out_dir.to_str().unwrap(), ICFUZZ, "fuzz", wasm.to_str().unwrap()])
+        .args(["--runs", "400", "--seed", "1", "--stop-on-first", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot save a corpus input") && stderr.contains("No space left on device"), "{}", show(&out));
+    assert!(stderr.contains("cannot save a finding") && stderr.contains("Read-only file system"), "{}", show(&out));
+    assert!(stderr.contains("NOT SAVED") && stderr.contains("ICF-003"), "{}", show(&out));
+    assert!(stderr.contains("could not save") && stderr.contains("the unsaved findings are printed above"), "{}", show(&out));
+    // The scenario printed is complete: it replays to the finding.
+    let start = stderr.find("\n{").expect("the scenario JSON") + 1;
+    let end = start + stderr[start..].find("\n}").expect("its end") + 2;
+    let crash = dir.join("from-stderr.json");
+    std::fs::write(&crash, &stderr[start..end]).unwrap();
+    let resolved = out_dir.join("icfuzz.resolved.toml");
+    let out = icfuzz(&["replay", crash.to_str().unwrap(), "--config", resolved.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stdout).contains("ICF-003"), "{}", show(&out));
+}

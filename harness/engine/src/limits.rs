@@ -6,6 +6,11 @@ pub const WASM_PAGE: u64 = 64 << 10;
 pub const WASM32_MAX_MEMORY: u64 = 4 << 30;
 /// wasm64 heap hard maximum (6 GiB on today's replica).
 pub const WASM64_MAX_MEMORY: u64 = 6 << 30;
+/// Tables a canister's module may have (the replica's store limit `MAX_STORE_TABLES`).
+pub const MAX_TABLES: usize = 1;
+/// Elements a canister's table may have (the replica's store limit `MAX_STORE_TABLE_ELEMENTS`); more fails
+/// instantiation (IC0521).
+pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 /// Stable memory maximum: `stable64_grow` beyond returns −1.
 pub const MAX_STABLE_MEMORY: u64 = 500 << 30;
 /// Bytes in an OS page, the unit of the replica's dirty-page accounting.

@@ -114,6 +114,9 @@ error_codes! {
     CanisterFunctionNotFound = 513,
     /// `install_code` in install mode on a non-empty canister.
     CanisterNonEmpty = 514,
+    /// wasmtime could not instantiate the module within the replica's store limits (one table of at most
+    /// 1,000,000 elements, memories within the Wasm memory maximum).
+    CanisterWasmEngineError = 521,
     /// The message exceeded the instruction limit.
     CanisterInstructionLimitExceeded = 522,
     /// The execution wrote more stable memory than one message may (the dirty-page limit).

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub mod engine_modules;
 pub mod examples;
+pub mod parsers;
 
 use icfuzz::engine::{CanisterId, Config, Fees, InstructionLimits, Principal, Subnet, SubnetSnapshot};
 

@@ -499,7 +499,7 @@ fn probe_init_args(
     let mut scope = adversaries.to_vec();
     let controller = controller_principal();
     scope.extend(names.by_name.values().filter(|p| !adversaries.contains(p) && **p != Principal::anonymous() && **p != controller));
-    let gen = ValueGen { env: &interface.env, principals: &scope, words: &[] };
+    let gen = ValueGen::new(&interface.env, &scope, &[]);
     let mut candidates = Vec::new();
     if let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &interface.init_args) {
         // Without input bytes the generator's principal is the anonymous one; a canister handed a principal at

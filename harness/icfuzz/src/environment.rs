@@ -278,7 +278,7 @@ pub(crate) fn has_placeholder(text: &str) -> bool {
 /// Candid text with each placeholder `{name}` (a name of letters, digits, `_` and `-` directly between braces)
 /// replaced by `with(name)`. A brace followed by anything else opens a record or variant body, and text in
 /// double quotes is a string literal (with `\` escapes): both are copied as they are.
-pub(crate) fn replace_placeholders<E>(text: &str, mut with: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
+pub fn replace_placeholders<E>(text: &str, mut with: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
     let is_name = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
     let mut out = String::with_capacity(text.len());
     let mut chars = text.char_indices().peekable();

@@ -73,7 +73,17 @@ impl Interface {
         }
         // Not `instantiate_candid`: its parser prints a coloured diagnostic to stderr on errors, and ours go
         // into the error value (one line for the command line, structured for the library).
-        let prog: candid_parser::IDLProg = did.parse().map_err(|e: candid_parser::Error| InterfaceError::Parse(e.to_string()))?;
+        let prog: candid_parser::IDLProg = did.parse().map_err(|e: candid_parser::Error| {
+            // The parser's positions are byte offsets; users count lines.
+            let message = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            match e.report().labels.first() {
+                Some(label) => {
+                    let (line, column) = crate::position::line_column(did, label.range.start);
+                    InterfaceError::Parse(format!("line {line}, column {column}: {message}"))
+                }
+                None => InterfaceError::Parse(message),
+            }
+        })?;
         let mut env = TypeEnv::new();
         let actor = candid_parser::check_prog(&mut env, &prog).map_err(|e| InterfaceError::Parse(e.to_string()))?;
         let actor = actor.ok_or(InterfaceError::NoService)?;
@@ -156,10 +166,11 @@ fn text_nesting(text: &str) -> usize {
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
-        if text[i..].starts_with("//") {
-            i += text[i..].find('\n').unwrap_or(text.len() - i);
-        } else if text[i..].starts_with("/*") {
-            i += text[i + 2..].find("*/").map_or(text.len() - i, |end| end + 4);
+        // Bytes, not `str` slices: an escape or a multi-byte character may leave `i` inside a character.
+        if bytes[i..].starts_with(b"//") {
+            i += bytes[i..].iter().position(|&b| b == b'\n').unwrap_or(bytes.len() - i);
+        } else if bytes[i..].starts_with(b"/*") {
+            i += bytes[i + 2..].windows(2).position(|w| w == b"*/").map_or(bytes.len() - i, |end| end + 4);
         } else if c == b'"' {
             i += 1;
             while i < bytes.len() && bytes[i] != b'"' {
@@ -180,10 +191,10 @@ fn text_nesting(text: &str) -> usize {
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                 i += 1;
             }
-            match &text[start..i] {
-                "opt" | "vec" => chain += 1,
+            match &bytes[start..i] {
+                b"opt" | b"vec" => chain += 1,
                 // These open their level with the bracket that follows.
-                "record" | "variant" | "func" | "service" => {}
+                b"record" | b"variant" | b"func" | b"service" => {}
                 // A name: a complete type (ending the chain) or a label (before any chain of its type).
                 _ => chain = 0,
             }

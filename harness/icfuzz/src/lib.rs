@@ -30,6 +30,7 @@
 pub use icfuzz_engine as engine;
 
 // Modules in layer order: each uses only those above it (a test in `harness/lints` checks there are no cycles).
+mod position;
 pub mod interface;
 pub mod backend;
 pub mod adversary;
@@ -42,6 +43,7 @@ pub mod session;
 mod builder;
 pub mod config;
 pub mod report;
+pub mod save;
 pub mod fuzz;
 pub mod minimize;
 pub mod libfuzzer;

@@ -138,7 +138,7 @@ fn run_in(harness: &mut crate::Harness, data: &[u8]) {
     let saved = json_path.as_ref().and_then(|path| {
         let path = std::path::Path::new(path);
         // Never overwrite: the same input always gives the same scenario, so an existing file is this one.
-        if path.exists() || std::fs::write(path, execution.scenario.to_json()).is_ok() {
+        if crate::save::write_new(path, execution.scenario.to_json().as_bytes()).is_ok() {
             Some(path.display().to_string())
         } else {
             None

@@ -690,7 +690,7 @@ pub(crate) fn end_ops(env: &Environment, stop_check: bool) -> Vec<Op> {
 fn default_reply(interface: Option<&Interface>, method: &str, principals: &[Principal]) -> Action {
     let bytes = interface.and_then(|i| {
         let m = i.method(method).ok()?;
-        let gen = ValueGen { env: &i.env, principals, words: &[] };
+        let gen = ValueGen::new(&i.env, principals, &[]);
         let args = gen.args(&mut arbitrary::Unstructured::new(&[]), &m.rets).ok()?;
         args.to_bytes_with_types(&i.env, &m.rets).ok()
     });

@@ -482,8 +482,13 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        // Validation rejects table.grow; tables only reach their initial size.
-        Ok(desired <= 1 << 20)
+        // Validation rejects table.grow; tables only reach their initial size, which the replica's store limits
+        // (`MAX_STORE_TABLE_ELEMENTS`, rs/embedders/src/wasmtime_embedder.rs) bound.
+        Ok(desired <= crate::limits::MAX_TABLE_ELEMENTS)
+    }
+
+    fn tables(&self) -> usize {
+        crate::limits::MAX_TABLES
     }
 }
 

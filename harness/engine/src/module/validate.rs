@@ -1242,42 +1242,29 @@ mod tests {
 
     // ---- robustness ----
 
-    /// xorshift64*: deterministic pseudo-random bytes without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
     #[test]
     fn never_panics_on_mutated_modules() {
         let valid = wat(CANISTER);
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Deterministic: the same mutations on every run.
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let mut accepted = 0;
         for round in 0..3000 {
             let mut wasm = valid.clone();
             match round % 4 {
-                0 => wasm.truncate(rng.below(wasm.len())),
+                0 => wasm.truncate(rng.usize(..wasm.len())),
                 1 => {
-                    for _ in 0..1 + rng.below(4) {
-                        let i = rng.below(wasm.len());
-                        wasm[i] ^= 1 << rng.below(8);
+                    for _ in 0..rng.usize(1..=4) {
+                        let i = rng.usize(..wasm.len());
+                        wasm[i] ^= 1 << rng.u8(..8);
                     }
                 }
                 2 => {
-                    let i = rng.below(wasm.len());
-                    wasm[i] = rng.next() as u8;
+                    let i = rng.usize(..wasm.len());
+                    wasm[i] = rng.u8(..);
                 }
                 _ => {
                     wasm.truncate(8);
-                    wasm.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+                    wasm.extend((0..rng.usize(..64)).map(|_| rng.u8(..)));
                 }
             }
             if let Ok(info) = validate(&wasm) {

@@ -183,9 +183,14 @@ impl Subnet {
             Ok(code) => code,
             Err(e) => {
                 restore_old(self, old_state);
+                // The start function runs later (as the replica's `canister_start`), so what fails here is the
+                // store refusing the module's declared table or memory: the replica's FailedToInstantiateModule.
                 return Err(RejectResponse::new(
-                    ErrorCode::CanisterTrapped,
-                    format!("Error from Canister {canister}: Canister trapped during instantiation: {e:#}"),
+                    ErrorCode::CanisterWasmEngineError,
+                    format!(
+                        "Error from Canister {canister}: Canister encountered a Wasm engine error: Failed to instantiate \
+                         module: {e:#}"
+                    ),
                 ));
             }
         };

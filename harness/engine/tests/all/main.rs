@@ -15,6 +15,7 @@ mod coverage;
 mod cycles;
 mod ic0_contexts;
 mod instruction_costs;
+mod hostile_modules;
 mod interleaving;
 mod lifecycle;
 mod limits;

@@ -340,8 +340,18 @@ impl Config {
 
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Config, String> {
-        // toml's messages carry the line, the column and a caret; one line is enough for ours.
-        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" "))
+        // toml's own message quotes the whole line under a caret, which for a long line buries the point: say
+        // where, and what.
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            match e.span() {
+                Some(span) => {
+                    let (line, column) = crate::position::line_column(text, span.start);
+                    format!("line {line}, column {column}: {message}")
+                }
+                None => message,
+            }
+        })
     }
 
     /// The TOML text of this configuration.

@@ -25,25 +25,33 @@ pub fn read(path: &Path) -> Result<Vec<ProjectCanister>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| error(path, format!("cannot read: {e}")))?;
     let dir = path.parent().map(Path::to_owned).unwrap_or_default();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    parse(name, &text, &dir, &|p| p.is_file()).map_err(|m| error(path, m))
+}
+
+/// The canisters of a project file named `name` (`dfx.json` or `icp.yaml`) holding `text`, whose paths are
+/// relative to `dir`; `exists` says which of the places a built module may be holds one. What [`read`] does once
+/// the file is read (the error does not name the file yet); the parser fuzz target passes an `exists` that
+/// accepts every place, so it reaches everything after the lookup.
+pub fn parse(name: &str, text: &str, dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Result<Vec<ProjectCanister>, String> {
     if name.ends_with(".json") {
-        dfx(&text, &dir).map_err(|m| error(path, m))
+        dfx(text, dir, exists)
     } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-        icp(&text, &dir).map_err(|m| error(path, m))
+        icp(text, dir, exists)
     } else {
-        Err(error(path, "a project file is a dfx.json or an icp.yaml"))
+        Err("a project file is a dfx.json or an icp.yaml".into())
     }
 }
 
 /// The first candidate that exists, or an error listing them all.
-fn first_existing(name: &str, candidates: Vec<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
+fn first_existing(name: &str, candidates: Vec<PathBuf>, exists: &dyn Fn(&Path) -> bool) -> Result<PathBuf, String> {
+    if let Some(found) = candidates.iter().find(|c| exists(c)) {
         return Ok(found.clone());
     }
     let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
     Err(format!("canister `{name}`: no built module found (tried {}); build the project first", tried.join(", ")))
 }
 
-fn dfx(text: &str, dir: &Path) -> Result<Vec<ProjectCanister>, String> {
+fn dfx(text: &str, dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Result<Vec<ProjectCanister>, String> {
     let json: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let canisters = json.get("canisters").and_then(|c| c.as_object()).ok_or("no `canisters` object")?;
     let mut out = Vec::new();
@@ -72,12 +80,12 @@ fn dfx(text: &str, dir: &Path) -> Result<Vec<ProjectCanister>, String> {
         }
         let did = field("candid").map(|d| dir.join(d));
         let init_args = field("init_arg").map(str::to_owned);
-        out.push(ProjectCanister { name: name.clone(), wasm: first_existing(name, candidates)?, did, init_args });
+        out.push(ProjectCanister { name: name.clone(), wasm: first_existing(name, candidates, exists)?, did, init_args });
     }
     Ok(out)
 }
 
-fn icp(text: &str, dir: &Path) -> Result<Vec<ProjectCanister>, String> {
+fn icp(text: &str, dir: &Path, exists: &dyn Fn(&Path) -> bool) -> Result<Vec<ProjectCanister>, String> {
     use yaml_rust2::{Yaml, YamlLoader};
     let docs = YamlLoader::load_from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
     let doc = docs.first().ok_or("empty file")?;
@@ -109,7 +117,7 @@ fn icp(text: &str, dir: &Path) -> Result<Vec<ProjectCanister>, String> {
         }
         let did = conf["candid"].as_str().or_else(|| c["candid"].as_str()).map(|d| base.join(d));
         let init_args = c["init_args"].as_str().map(str::to_owned);
-        out.push(ProjectCanister { wasm: first_existing(&name, candidates)?, name, did, init_args });
+        out.push(ProjectCanister { wasm: first_existing(&name, candidates, exists)?, name, did, init_args });
     }
     Ok(out)
 }

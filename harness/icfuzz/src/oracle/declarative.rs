@@ -268,7 +268,9 @@ fn split_factor(text: &str) -> Result<(&str, Option<Int>), String> {
     let Some(star) = text.rfind('*') else { return Ok((text, None)) };
     let digits = text[star + 1..].trim().replace('_', "");
     // A `*` inside Candid text (e.g. in a string) is not a factor.
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '-') || text[star + 1..].contains('"') {
+    // A factor is an integer literal: an optional `-`, then digits (`10-` is not one, whatever `Int` makes of it).
+    let unsigned = digits.strip_prefix('-').unwrap_or(&digits);
+    if unsigned.is_empty() || !unsigned.chars().all(|c| c.is_ascii_digit()) || text[star + 1..].contains('"') {
         return Ok((text, None));
     }
     let factor: Int = digits.parse().map_err(|e| format!("factor `{digits}`: {e:?}"))?;

@@ -264,7 +264,7 @@ fn call(h: &Gen<'_>, u: &mut Unstructured, scope: &[candid::Principal]) -> Resul
     } else {
         *weighted(u, &methods, |m| c.weight(&m.name))?
     };
-    let gen = ValueGen { env: &c.interface.env, principals: scope, words: &h.words };
+    let gen = ValueGen::new(&c.interface.env, scope, &h.words);
     let args = gen.args(u, &m.args)?;
     Ok((c.name.clone(), m.name.clone(), args.to_string()))
 }
@@ -309,7 +309,7 @@ fn action(
 fn reply(h: &Gen<'_>, u: &mut Unstructured, a: &AdversaryInfo, method: &str, scope: &[candid::Principal]) -> Result<ScriptAction> {
     let typed = a.interface.as_ref().and_then(|i| i.method(method).ok().map(|m| (i, m)));
     let value = match typed {
-        Some((i, m)) => ValueGen { env: &i.env, principals: scope, words: &h.words }.args(u, &m.rets)?.to_string(),
+        Some((i, m)) => ValueGen::new(&i.env, scope, &h.words).args(u, &m.rets)?.to_string(),
         None => "()".to_owned(),
     };
     Ok(ScriptAction::Reply { value })

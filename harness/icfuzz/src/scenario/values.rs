@@ -5,6 +5,8 @@
 //! adversary), and numbers biased towards the values that matter for canister logic (0, 1, small amounts,
 //! boundaries). Every choice is one `Unstructured` draw, so a small change of the input bytes changes one value.
 
+use std::cell::Cell;
+
 use arbitrary::{Result, Unstructured};
 use candid::types::{Type, TypeEnv, TypeInner};
 use candid::types::value::{IDLField, IDLValue, VariantValue};
@@ -14,24 +16,48 @@ use candid::{IDLArgs, Int, Nat, Principal};
 const MAX_DEPTH: usize = 5;
 /// Longest generated vector.
 const MAX_VEC: usize = 4;
+/// Most parts (values, fields, elements) of one generated argument list, and most candidate values considered
+/// while listing [`ValueGen::alternatives`]. Depth and vector limits bound options and vectors, not records: five
+/// levels of 60-field records are 60^5 parts. Past the budget generation fails like an exhausted input (the call
+/// is not made), so no interface can make the generator hang or exhaust memory.
+const MAX_PARTS: usize = 20_000;
 
 /// Generates values of Candid types.
 pub struct ValueGen<'a> {
     /// Types the generated types refer to.
-    pub env: &'a TypeEnv,
+    env: &'a TypeEnv,
     /// Principals to draw from, with the first ones (adversaries, then users) drawn most often.
-    pub principals: &'a [Principal],
+    principals: &'a [Principal],
     /// Strings the canister knows (its data segments' words, e.g. token symbols and keys it compares with):
     /// half of the generated texts are one of them, when there are any.
-    pub words: &'a [&'a str],
+    words: &'a [&'a str],
+    /// Parts made so far for the current argument list (see [`MAX_PARTS`]).
+    parts: Cell<usize>,
 }
 
 /// Numbers worth trying first: identities, small amounts, powers of ten and type boundaries (filtered by width).
 const INTERESTING: &[u64] = &[0, 1, 2, 3, 5, 10, 11, 50, 100, 101, 1000, 10_000, 1_000_000, 1 << 31, u32::MAX as u64, 1 << 63, u64::MAX];
 
-impl ValueGen<'_> {
-    /// Arguments for a method taking `types`.
+impl<'a> ValueGen<'a> {
+    /// A generator for the types of `env`, drawing principals from `principals` (the first ones most often) and
+    /// texts from `words` half of the time (when there are any).
+    pub fn new(env: &'a TypeEnv, principals: &'a [Principal], words: &'a [&'a str]) -> ValueGen<'a> {
+        ValueGen { env, principals, words, parts: Cell::new(0) }
+    }
+
+    /// Counts one part; fails once the budget of the current argument list is spent.
+    fn part(&self) -> Result<()> {
+        let parts = self.parts.get() + 1;
+        self.parts.set(parts);
+        if parts > MAX_PARTS {
+            return Err(arbitrary::Error::IncorrectFormat);
+        }
+        Ok(())
+    }
+
+    /// Arguments for a method taking `types`; fails like an exhausted input when they would exceed the budget.
     pub fn args(&self, u: &mut Unstructured, types: &[Type]) -> Result<IDLArgs> {
+        self.parts.set(0);
         let args = types.iter().map(|t| self.value(u, t, 0)).collect::<Result<Vec<_>>>()?;
         Ok(IDLArgs { args })
     }
@@ -77,6 +103,7 @@ impl ValueGen<'_> {
 
     /// A value of type `ty`.
     pub fn value(&self, u: &mut Unstructured, ty: &Type, depth: usize) -> Result<IDLValue> {
+        self.part()?;
         Ok(match ty.as_ref() {
             TypeInner::Null => IDLValue::Null,
             TypeInner::Bool => IDLValue::Bool(u.arbitrary()?),
@@ -142,12 +169,16 @@ impl ValueGen<'_> {
     /// value, then each value varied alone through its other choices (variant cases in declared order, options
     /// absent then present, principals in scope order, small numbers). For probing init arguments.
     pub fn alternatives(&self, types: &[Type], limit: usize) -> Vec<IDLArgs> {
+        self.parts.set(0);
         let per_arg: Vec<Vec<IDLValue>> = types.iter().map(|t| self.choices(t, 0)).collect();
         one_at_a_time(&per_arg, limit).into_iter().map(|args| IDLArgs { args }).collect()
     }
 
-    /// A few values of `ty`, the simplest first.
+    /// A few values of `ty`, the simplest first; none once the budget is spent (then no alternative is complete).
     fn choices(&self, ty: &Type, depth: usize) -> Vec<IDLValue> {
+        if self.part().is_err() {
+            return Vec::new();
+        }
         let ints = |f: fn(u64) -> IDLValue| vec![f(0), f(1), f(100)];
         let mut out = match ty.as_ref() {
             TypeInner::Null | TypeInner::Empty | TypeInner::Unknown | TypeInner::Future => vec![IDLValue::Null],
