@@ -112,6 +112,15 @@ pub enum InvalidModule {
     /// An active data segment's offset is not a single `i32.const` (wasm32) / `i64.const` (wasm64).
     #[error("Wasm module has an invalid data section. {0}")]
     InvalidDataSection(String),
+    /// An active data segment reaches past the memory's initial size (the replica refuses it while instrumenting,
+    /// `Segments::validate`, before any instantiation would fail on it).
+    #[error("Wasm module has invalid data segment of {len} bytes at {offset}")]
+    InvalidDataSegment {
+        /// Where the segment starts in memory.
+        offset: u64,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// An `icp:` custom section breaks the naming, uniqueness or size rules.
     #[error("Wasm module has an invalid custom section. {0}")]
     InvalidCustomSection(String),

@@ -193,6 +193,11 @@ pub fn validate(wasm: &[u8]) -> Result<ModuleInfo, InvalidModule> {
         return Err(e);
     }
     info.custom_sections = check_custom_sections(&c)?;
+    // Instrumentation comes after validation on the replica; its data-segment check, here, comes last too.
+    let initial_bytes = memory.map_or(0, |m| m.initial.saturating_mul(crate::limits::WASM_PAGE));
+    if let Some((offset, data)) = c.active_data.iter().find(|(offset, data)| offset.saturating_add(data.len() as u64) > initial_bytes) {
+        return Err(InvalidModule::InvalidDataSegment { offset: *offset, len: data.len() });
+    }
 
     info.enhanced_orthogonal_persistence =
         matches!(info.custom_sections.get(EOP_SECTION), Some((CustomSectionVisibility::Private, _)));

@@ -73,6 +73,14 @@ fn a_module_over_100_mib_is_refused_and_one_just_under_installs() {
     install_hostile(&module(99 << 20)).expect("a 99 MiB data segment fits the 100 MiB module limit");
 }
 
+#[test]
+fn a_data_segment_past_the_initial_memory_is_refused_before_instantiation() {
+    let wasm = wat::parse_str(r#"(module (memory 1) (data (i32.const 65530) "twelve bytes"))"#).unwrap();
+    refused(&wasm, ErrorCode::CanisterInvalidWasm, "Wasm module has invalid data segment of 12 bytes at 65530");
+    let fits = wat::parse_str(r#"(module (memory 1) (data (i32.const 65524) "twelve bytes"))"#).unwrap();
+    install_hostile(&fits).expect("a segment ending at the memory's end fits");
+}
+
 fn with_tables(sizes: &[u64]) -> Vec<u8> {
     let mut tables = TableSection::new();
     for &minimum in sizes {
