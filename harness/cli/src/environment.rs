@@ -44,18 +44,25 @@ pub fn for_fuzz(wasm: Option<&Path>, did: Option<&Path>, config: Option<&Path>) 
             }
             for project in ["dfx.json", "icp.yaml"] {
                 if Path::new(project).is_file() {
-                    let config = Config {
-                        project: Some(PathBuf::from(project)),
-                        adversaries: vec![AdversaryConfig { name: "mallory".into(), ..Default::default() }],
-                        actors: ActorsConfig { users: vec!["alice".into(), "bob".into()], ..Default::default() },
-                        ..Default::default()
-                    };
-                    return Ok(Loaded::new(config, PathBuf::from(project), PathBuf::from(".")));
+                    return Ok(for_project(Path::new(project)));
                 }
             }
             bail!("nothing to fuzz: give a canister .wasm, or --config icfuzz.toml, or run where an icfuzz.toml, dfx.json or icp.yaml is")
         }
     }
+}
+
+/// The zero-configuration environment of a `dfx.json` or `icp.yaml`: its canisters are the targets, an adversary
+/// `mallory` and users `alice` and `bob` beside them.
+pub fn for_project(project: &Path) -> Loaded {
+    let config = Config {
+        project: Some(PathBuf::from(project.file_name().unwrap_or(project.as_os_str()))),
+        adversaries: vec![AdversaryConfig { name: "mallory".into(), ..Default::default() }],
+        actors: ActorsConfig { users: vec!["alice".into(), "bob".into()], ..Default::default() },
+        ..Default::default()
+    };
+    let base = project.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Loaded::new(config, project.to_owned(), base.to_owned())
 }
 
 /// The environment of a crash: `--config`, else the `icfuzz.resolved.toml` in the crash's directory or its parent.

@@ -29,7 +29,7 @@ use crate::files::{sha1_hex, write_new};
 
 /// Every harness of a campaign (preflight, discovery, workers, minimization) is built the same way, so the engine
 /// compiles each canister module once per process: coverage instrumentation changes the compiled code.
-const COVERAGE: bool = true;
+pub(crate) const COVERAGE: bool = true;
 
 /// Options of `icfuzz fuzz`.
 #[derive(Args, Debug)]
@@ -389,7 +389,7 @@ fn compatible(existing: &Config, new: &Config) -> bool {
 
 /// Zero-configuration discovery: adversaries that impersonate a list of methods (no interface) learn the
 /// methods the canisters call on them. A few rounds of scenarios; each round adds what the canisters called.
-fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
+pub(crate) fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
     let learning: Vec<String> =
         loaded.config.adversaries.iter().filter(|a| a.did.is_none() && a.like.is_none()).map(|a| a.name.clone()).collect();
     if learning.is_empty() || runs == 0 {
@@ -419,7 +419,7 @@ fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> {
 
 /// Candid text on one line, with the principals of the environment's actors, canisters and adversaries written
 /// as `{name}`.
-fn with_placeholders(text: &str, env: &icfuzz::Environment) -> String {
+pub(crate) fn with_placeholders(text: &str, env: &icfuzz::Environment) -> String {
     // candid prints values over several lines, with trailing separators.
     let one_line = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
     let one_line = one_line.replace("( ", "(").replace(", )", ")").replace("; }", " }");
@@ -431,7 +431,7 @@ fn with_placeholders(text: &str, env: &icfuzz::Environment) -> String {
 
 /// An environment whose invariants fail before any step is misconfigured: every scenario would "find" it.
 /// Returns the environment it built.
-fn preflight(loaded: &Loaded) -> Result<std::sync::Arc<icfuzz::Environment>> {
+pub(crate) fn preflight(loaded: &Loaded) -> Result<std::sync::Arc<icfuzz::Environment>> {
     let mut harness = environment::build(loaded, COVERAGE)?;
     let execution = harness.run(&Scenario::new(Vec::new()))?;
     if let Some(f) = execution.finding {

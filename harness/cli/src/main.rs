@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod environment;
 mod files;
 mod fuzz;
+mod init;
 mod minimize;
 mod regress;
 mod replay;
@@ -29,6 +30,9 @@ enum Command {
     /// Fuzz a canister: explore message interleavings with malicious callees and attackers, check invariants
     /// after every step, and write findings to <out>/crashes.
     Fuzz(fuzz::FuzzArgs),
+    /// Write a commented icfuzz.toml from what zero configuration discovers about a .wasm, dfx.json or icp.yaml:
+    /// canisters, init arguments, the methods they call on others, controller-only methods, example invariants.
+    Init(init::InitArgs),
     /// Replay a crash (a scenario .json, or raw libFuzzer bytes) and print its trace.
     Replay(replay::ReplayArgs),
     /// Shrink a crash to the fewest, simplest steps that give the same finding.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Init(args) => init::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Minimize(args) => minimize::run(args),
         Command::Triage(args) => triage::run(args),

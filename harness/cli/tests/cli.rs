@@ -712,3 +712,147 @@ fn a_full_disk_or_read_only_directory_loses_no_finding() {
     assert_eq!(code(&out), 1, "{}", show(&out));
     assert!(text(&out.stdout).contains("ICF-003"), "{}", show(&out));
 }
+
+/// `icfuzz init` in a dfx project writes an icfuzz.toml naming the project's canisters and the callee methods
+/// discovery found; `icfuzz fuzz --config` runs it unchanged and finds the example's bug; init never overwrites.
+#[test]
+fn init_writes_a_config_that_fuzz_runs_unchanged_and_finds_the_bug() {
+    let dir = temp("init-dfx");
+    std::fs::copy(
+        example_wasm("unbounded_wait_vulnerable"),
+        dir.join("notifier.wasm"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("dfx.json"), r#"{"canisters": {"notifier": {"type": "custom", "wasm": "notifier.wasm", "candid": "notifier.did"}, "frontend": {"type": "assets"}}}"#).unwrap();
+    std::fs::write(
+        dir.join("notifier.did"),
+        "service : { notify : (principal, text) -> (variant { Ok; Err : text }) }",
+    )
+    .unwrap();
+    let init = || {
+        Command::new(ICFUZZ)
+            .args(["init"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = init();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let written = std::fs::read_to_string(dir.join("icfuzz.toml")).unwrap();
+    for expected in [
+        "project = \"dfx.json\"",
+        "name = \"notifier\"",
+        "impersonate = [\"on_event\"]",
+        "# update methods: notify",
+    ] {
+        assert!(written.contains(expected), "{expected} in:\n{written}");
+    }
+    assert!(
+        !written.contains("frontend") && !written.contains("wasm ="),
+        "{written}"
+    );
+    assert!(
+        text(&out.stderr).contains("run `icfuzz fuzz --config icfuzz.toml`"),
+        "{}",
+        show(&out)
+    );
+
+    let out = Command::new(ICFUZZ)
+        .args([
+            "fuzz",
+            "--config",
+            "icfuzz.toml",
+            "--runs",
+            "400",
+            "--seed",
+            "1",
+            "--stop-on-first",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("ICF-003 cannot stop")
+            && text(&out.stderr).contains("in notifier"),
+        "{}",
+        show(&out)
+    );
+
+    let out = init();
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("never overwrites"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("icfuzz.toml")).unwrap(),
+        written
+    );
+}
+
+/// What init writes for a module: controller-only methods excluded with the trap that shows it, the init
+/// argument found by probing, and example invariants that hold when uncommented.
+#[test]
+fn init_excludes_controller_only_methods_and_writes_probed_init_arguments() {
+    let dir = temp("init-wasm");
+    let wasm = dir.join("vault.wasm");
+    std::fs::copy(example_wasm("callback_trap_vulnerable"), &wasm).unwrap();
+    let config = dir.join("icfuzz.toml");
+    let out = icfuzz(&[
+        "init",
+        wasm.to_str().unwrap(),
+        "-o",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let written = std::fs::read_to_string(&config).unwrap();
+    for expected in [
+        "wasm = \"vault.wasm\"",
+        "init_args = \"({mallory})\"",
+        "exclude = [\n  \"credit\",  # ",
+        "only a controller may call this method",
+        "# check = \"vault.liabilities() == 0 : nat64\"",
+    ] {
+        assert!(written.contains(expected), "{expected:?} in:\n{written}");
+    }
+    // Uncommented, the examples hold on the initial state (else fuzz would refuse the file).
+    let uncommented = written.replace("# [[invariant]]\n# check", "[[invariant]]\ncheck");
+    let edited = dir.join("edited.toml");
+    std::fs::write(&edited, uncommented).unwrap();
+    let out = icfuzz(&[
+        "fuzz",
+        "--config",
+        edited.to_str().unwrap(),
+        "--runs",
+        "20",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_ne!(code(&out), 2, "{}", show(&out));
+
+    // A variant init argument whose smallest case traps: the case that installs is written, with placeholders.
+    let treasury = dir.join("treasury.wasm");
+    std::fs::copy(icfuzz_test_canisters::wasm_path("treasury"), &treasury).unwrap();
+    let config = dir.join("treasury.toml");
+    let out = icfuzz(&[
+        "init",
+        treasury.to_str().unwrap(),
+        "-o",
+        config.to_str().unwrap(),
+        "--runs",
+        "50",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("init_args = \"(variant { Init = record {")
+            && written.contains("found by probing"),
+        "{written}"
+    );
+    assert!(
+        written.contains("# check = \"treasury.owner() == {"),
+        "{written}"
+    );
+}

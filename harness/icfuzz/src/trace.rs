@@ -202,9 +202,12 @@ impl Execution {
     }
 
     /// Whether a message between `from` and `to` of `method` is the adversaries' own plumbing (control calls,
-    /// polls of held calls), which traces leave out.
+    /// polls of held calls), which traces leave out. Plumbing goes *to* an adversary from the controller or from
+    /// itself: a target may export methods of the same names, and calls to those are the scenario's.
     fn is_control(&self, from: &Principal, to: &Principal, method: &str) -> bool {
-        (self.env.is_adversary(to) || self.env.is_adversary(from)) && adversary::CONTROL_METHODS.contains(&method)
+        self.env.is_adversary(to)
+            && (*from == self.env.controller || from == to)
+            && adversary::CONTROL_METHODS.contains(&method)
     }
 
     /// One line for a trace event, or `None` for the harness's own plumbing.
@@ -251,7 +254,7 @@ impl Execution {
                 let what = match kind {
                     MessageKind::Ingress { method } => {
                         if self.is_control(from, to, method)
-                            || (*from == self.env.controller && method == adversary::ATTACK_METHOD)
+                            || (*from == self.env.controller && self.env.is_adversary(to) && method == adversary::ATTACK_METHOD)
                         {
                             return None;
                         }

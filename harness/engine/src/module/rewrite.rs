@@ -23,7 +23,7 @@ use wasmparser::{Parser, Payload, TypeRef};
 
 use super::{decoding_error, InvalidModule, ModuleInfo};
 
-/// Prefix of every export the rewrite adds; validation rejects modules that use it themselves.
+/// Prefix of every export the rewrite adds; the rewrite drops the module's own exports under it.
 pub(crate) const RESERVED_EXPORT_PREFIX: &str = "__icfuzz_";
 /// Prefix of the global exports: global `i` is exported as `__icfuzz_global_<i>`.
 pub(crate) const GLOBAL_EXPORT_PREFIX: &str = "__icfuzz_global_";
@@ -159,7 +159,15 @@ pub(crate) fn rewrite(wasm: &[u8], info: &ModuleInfo) -> Result<Vec<u8>, Invalid
             Payload::ExportSection(reader) => {
                 r.flush(Some(order::EXPORT))?;
                 let mut section = ExportSection::new();
-                RoundtripReencoder.parse_export_section(&mut section, reader).map_err(reencode_error)?;
+                // The module's own exports under the engine's prefix are dropped: the IC accepts them and never
+                // calls them (it calls only `canister_*` exports), so dropping them changes nothing the canister
+                // can observe, and the engine's exports cannot collide with them.
+                for export in reader {
+                    let export = export.map_err(decoding_error)?;
+                    if !export.name.starts_with(RESERVED_EXPORT_PREFIX) {
+                        RoundtripReencoder.parse_export(&mut section, export).map_err(reencode_error)?;
+                    }
+                }
                 r.add_exports(&mut section)?;
                 r.pending_exports = false;
                 r.out.section(&section);

@@ -3,7 +3,7 @@
 //! on the module's bytes before compiling (functions, size, declared maxima) or when wasmtime reserves a table or
 //! memory at instantiation, so a campaign's memory is the size of the modules plus what canisters really use.
 
-use icfuzz_engine::{ErrorCode, RejectResponse};
+use icfuzz_engine::{Config, ErrorCode, InstructionLimits, RejectResponse, Subnet};
 use wasm_encoder::{
     CodeSection, DataSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, MemorySection, MemoryType,
     Module, RefType, TableSection, TableType, TypeSection,
@@ -119,4 +119,62 @@ fn a_wasm64_module_asking_for_terabytes_is_refused() {
 fn a_start_function_that_loops_ends_at_the_install_limit() {
     let wasm = wat::parse_str(r#"(module (func $spin (loop $l (br $l))) (start $spin) (memory 1))"#).unwrap();
     refused(&wasm, ErrorCode::CanisterInstructionLimitExceeded, "instructions");
+}
+
+#[test]
+fn exports_named_like_the_engines_own_are_ignored_as_on_the_ic() {
+    // The engine exports a module's memory, globals, table and start function under `__icfuzz_`; the IC reserves
+    // no such prefix, so a module may export anything under it. The canister must behave as if they were absent:
+    // its memory persists, its start function runs once per install, its global counts.
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+          (import "ic0" "msg_reply" (func $reply))
+          (memory 1)
+          (table 1 funcref)
+          (global $calls (mut i32) (i32.const 0))
+          (func $start (i32.store8 (i32.const 0) (i32.const 65)))
+          (start $start)
+          (func $bump
+            (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+            (i32.store8 (i32.const 1) (i32.add (i32.const 48) (global.get $calls)))
+            (call $append (i32.const 0) (i32.const 2))
+            (call $reply))
+          (export "canister_update bump" (func $bump))
+          (export "__icfuzz_memory" (func $bump))
+          (export "__icfuzz_coverage" (func $start))
+          (export "__icfuzz_global_0" (memory 0))
+          (export "__icfuzz_start" (global $calls))
+          (export "__icfuzz_table" (table 0)))"#,
+    )
+    .unwrap();
+    for coverage in [false, true] {
+        let config = Config {
+            instruction_limits: InstructionLimits::uniform(TEST_INSTRUCTION_LIMIT),
+            coverage,
+            ..Config::default()
+        };
+        let mut s = Subnet::new(config).unwrap();
+        let canister = s.create_canister();
+        s.install_canister(canister, &wasm, Vec::new(), None)
+            .expect("the IC accepts these exports");
+        let bump = |s: &mut Subnet| {
+            s.update_call(canister, user(), "bump", Vec::new())
+                .expect("bump replies")
+        };
+        assert_eq!(bump(&mut s), b"A1");
+        assert_eq!(
+            bump(&mut s),
+            b"A2",
+            "memory and globals persist between messages"
+        );
+        s.upgrade_canister(canister, &wasm, Vec::new(), None)
+            .unwrap();
+        assert_eq!(
+            bump(&mut s),
+            b"A1",
+            "an upgrade starts a fresh instance: start runs again"
+        );
+        assert_eq!(!s.coverage().is_empty(), coverage);
+    }
 }

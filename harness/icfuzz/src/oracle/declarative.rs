@@ -135,7 +135,7 @@ impl Operand {
     }
 
     /// Evaluates the operand now.
-    fn eval(&mut self, world: &mut World<'_>) -> Result<IDLValue, String> {
+    pub(crate) fn eval(&mut self, world: &mut World<'_>) -> Result<IDLValue, String> {
         let mut value = match &mut self.source {
             Source::Literal(v) => v.clone(),
             Source::Template { text, value } => {

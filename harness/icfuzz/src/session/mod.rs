@@ -158,6 +158,38 @@ impl<B: Backend> Session<B> {
         execution
     }
 
+    /// Evaluates a `check` operand (`canister.method(args)` with an optional path and factor, or a Candid value) on
+    /// the state right after setup, exactly as an invariant would: e.g. to show a user the values their invariants
+    /// would compare. `Err` says why it cannot be evaluated (no such method, arguments that do not encode, a
+    /// reject).
+    pub fn evaluate(&mut self, operand: &str) -> Result<candid::types::value::IDLValue, String> {
+        let mut operand = crate::oracle::declarative::Operand::parse(operand)?;
+        if !self.fresh {
+            if !self.snapshot {
+                return Err("the session has no snapshot to restore".into());
+            }
+            let controller = self.env.controller;
+            self.backend.restore(controller).map_err(|e| format!("restoring the snapshot: {e}"))?;
+        }
+        // Queries change no state, but a later run must not count on that.
+        self.fresh = false;
+        let mut world = crate::oracle::World {
+            backend: &mut self.backend as &mut dyn Backend,
+            env: &self.env,
+            calls: &[],
+            step_calls: 0,
+            events: &[],
+            failed_upgrades: &[],
+            step: 0,
+            quiescent: true,
+            changed: true,
+            unavailable: false,
+        };
+        let value = operand.eval(&mut world);
+        self.backend.discard_events();
+        value
+    }
+
     /// Decodes fuzzer bytes into a scenario for this environment (steps this backend can run only).
     pub fn generate(&self, data: &[u8]) -> Scenario {
         crate::scenario::generate(&self.env, &self.generator, data)

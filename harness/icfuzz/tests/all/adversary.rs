@@ -191,3 +191,70 @@ fn the_canister_exports_the_wire_crates_names() {
     assert_eq!(methods, updates.chain(queries).collect());
     assert_eq!(slots, (0..wire::SLOTS).collect());
 }
+
+/// A target may export methods named like the adversary's own plumbing (the IC reserves no such names); calls to
+/// them are the scenario's and the trace shows them, while the adversary's own control calls stay hidden.
+#[test]
+fn a_target_method_named_like_adversary_plumbing_is_traced() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+          (import "ic0" "msg_reply" (func $reply))
+          (memory 1)
+          (data (i32.const 0) "DIDL\00\00")
+          (func $ok (call $append (i32.const 0) (i32.const 6)) (call $reply))
+          (export "canister_update icfuzz_script" (func $ok))
+          (export "canister_update icfuzz_attack" (func $ok)))"#,
+    )
+    .unwrap();
+    let mut h = Environment::builder()
+        .canister(
+            CanisterSpec::new("mimic", wasm)
+                .did("service : { icfuzz_script : () -> (); icfuzz_attack : () -> () }")
+                .target(),
+        )
+        .adversary(AdversarySpec::new("evil"))
+        .adversary_wasm(icfuzz_test_canisters::wasm("adversary"))
+        .user("alice")
+        .build()
+        .unwrap();
+    let attack = Step::Attack {
+        attacker: "evil".into(),
+        canister: "mimic".into(),
+        method: "icfuzz_script".into(),
+        args: "()".into(),
+        bounded_wait: false,
+        cycles: 0,
+    };
+    let e = run(
+        &mut h,
+        vec![
+            Step::Script {
+                adversary: "evil".into(),
+                method: None,
+                action: ScriptAction::Reply { value: "()".into() },
+                sticky: false,
+            },
+            attack,
+            call("alice", "mimic", "icfuzz_attack", "()"),
+        ],
+    );
+    let trace = icfuzz::report::render_trace(&e);
+    assert!(
+        trace.contains("deliver evil → mimic: request icfuzz_script"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("deliver alice → mimic: ingress icfuzz_attack"),
+        "{trace}"
+    );
+    assert!(
+        !trace.contains("→ evil: ingress icfuzz_script"),
+        "the adversary's own scripting is plumbing: {trace}"
+    );
+    assert_eq!(
+        e.calls.iter().filter(|c| c.result.is_ok()).count(),
+        2,
+        "{trace}"
+    );
+}

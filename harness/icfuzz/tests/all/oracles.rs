@@ -205,3 +205,41 @@ fn motoko_canisters_upgrade_as_dfx_upgrades_them() {
         assert_eq!(count, candid::Nat::from(2u32), "{flavour:?}: the count survived the upgrade:\n{trace}");
     }
 }
+
+/// `Session::evaluate` gives a check operand's value on the state right after setup, whatever ran before.
+#[test]
+fn operands_evaluate_on_the_state_after_setup() {
+    let mut h = bank();
+    let balance = |h: &mut Harness| h.evaluate("bank.balance()").map(|v| v.to_string());
+    assert_eq!(
+        balance(&mut h).unwrap(),
+        "100 : nat64",
+        "the setup deposited 100"
+    );
+    let e = run(
+        &mut h,
+        vec![call("alice", "bank", "deposit", "(5 : nat64)")],
+    );
+    assert_eq!(last_result_nat(&e, "deposit"), 105);
+    assert_eq!(
+        balance(&mut h).unwrap(),
+        "100 : nat64",
+        "evaluated from the snapshot, not after the run"
+    );
+    assert_eq!(h.evaluate("bank.is_locked()").unwrap().to_string(), "false");
+    assert_eq!(h.evaluate("bank.balance() * 3").unwrap().to_string(), "300 : int");
+    assert!(h
+        .evaluate("bank.no_such_method()")
+        .unwrap_err()
+        .contains("no_such_method"));
+}
+
+fn last_result_nat(e: &Execution, method: &str) -> u64 {
+    let record = e
+        .calls
+        .iter()
+        .rev()
+        .find(|c| c.method == method)
+        .expect("the call completed");
+    candid::decode_one(record.result.as_ref().expect("replied")).expect("a nat64")
+}
