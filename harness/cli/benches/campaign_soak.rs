@@ -2,9 +2,9 @@
 //! (`/proc/<pid>`) for resident memory, open file descriptors and threads. What it must show: resident memory
 //! flat after warm-up (under 10% growth), and no descriptor or thread that is not given back.
 //!
-//! `cargo bench --workspace --profile dev --bench campaign_soak --locked` (dependencies optimised, as the tests run them); the length is
-//! `ICFUZZ_SOAK_SECONDS` (default 3600), the environment `ICFUZZ_SOAK_CONFIG` (default the stale_balance
-//! example: bank, ledger and an adversary). Linux only: it reads `/proc`.
+//! `cargo bench --workspace --profile dev --bench campaign_soak --locked` (dependencies optimised, as the tests
+//! run them); the length is `ICFUZZ_SOAK_SECONDS` (default 3600), the environment `ICFUZZ_SOAK_CONFIG` (default
+//! the stale_balance example: bank, ledger and an adversary). Linux only: it reads `/proc`.
 
 // A benchmark measures wall-clock time and samples a process from outside.
 #![allow(clippy::disallowed_types)]

@@ -12,7 +12,8 @@ use candid::types::value::IDLValue;
 use clap::Args;
 use icfuzz::config::{Config, Loaded};
 use icfuzz::fuzz::{FailureCause, FuzzOptions, Fuzzer};
-use icfuzz::{Environment, Harness, MethodStats};
+use icfuzz::scenario::values::ValueGen;
+use icfuzz::{CanisterInfo, Environment, Harness, MethodStats};
 
 use crate::environment;
 use crate::files::write_new;
@@ -41,8 +42,8 @@ pub struct InitArgs {
     pub seed: u64,
 }
 
-/// A method is excluded when at least this many calls by users all trapped on a caller check: fewer calls
-/// could all have had bad arguments.
+/// A method is excluded when at least this many calls (by users, the attacker and adversaries) all trapped on a
+/// caller check: fewer calls could all have had bad arguments.
 const MIN_CALLS_TO_EXCLUDE: u64 = 10;
 
 /// Runs `icfuzz init`.
@@ -157,6 +158,7 @@ fn render(inputs: &Inputs<'_>, harness: &mut Harness) -> String {
             toml_string(&relative(&std::path::absolute(&project).unwrap_or(project), out_dir))
         );
     }
+    let mut excluded = Vec::new();
     for info in env.canisters() {
         let config = discovered.config.canisters.iter().find(|c| c.name == info.name);
         let _ = writeln!(t, "\n[[canister]]\nname = {}", toml_string(&info.name));
@@ -183,7 +185,9 @@ fn render(inputs: &Inputs<'_>, harness: &mut Harness) -> String {
             let _ = writeln!(t, "init_args = {}  # {why}", toml_string(&text));
         }
         if info.target {
-            write_method_findings(&mut t, &info.name, &harness.stats, runs);
+            for method in write_method_findings(&mut t, &info.name, &harness.stats, runs) {
+                excluded.push((info, method));
+            }
         } else {
             let _ = writeln!(t, "target = false");
         }
@@ -221,8 +225,41 @@ fn render(inputs: &Inputs<'_>, harness: &mut Harness) -> String {
         "attacker = {}  # with no [[adversary]], a canister \"attacker\" calls the targets",
         actors.attacker
     );
+    write_setup_examples(&mut t, env, &excluded);
     write_example_invariants(&mut t, env, harness);
     t
+}
+
+/// A commented `[[setup]]` for each excluded method: the controller may still call it before every scenario
+/// (to fund an account, register a user), with the smallest well-typed arguments for the user to edit.
+fn write_setup_examples(t: &mut String, env: &Environment, excluded: &[(&CanisterInfo, String)]) {
+    let mut examples = Vec::new();
+    for (info, method) in excluded {
+        let Ok(m) = info.interface.method(method) else { continue };
+        let gen = ValueGen::new(&info.interface.env, &[], &[]);
+        let Ok(args) = gen.args(&mut arbitrary::Unstructured::new(&[]), &m.args) else { continue };
+        // The smallest principal is the anonymous one; a user is the likelier thing to credit or register.
+        let mut text = with_placeholders(&args.to_string(), env);
+        if let Some((user, _)) = env.actors().iter().find(|(name, _)| name != "anonymous" && name != "controller") {
+            text = text.replace("{anonymous}", &format!("{{{user}}}"));
+        }
+        examples.push(format!(
+            "# [[setup]]\n# call = {}\n# args = {}",
+            toml_string(&format!("{}.{method}", info.name)),
+            toml_string(&text)
+        ));
+    }
+    if examples.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        t,
+        "\n# The controller may still call an excluded method in a setup call, run once before the snapshot every\n\
+         # scenario starts from (e.g. to credit a user the scenarios then spend as); edit the arguments:"
+    );
+    for example in examples {
+        let _ = writeln!(t, "{example}");
+    }
 }
 
 /// The per-method part of a target: methods only a privileged caller reaches go to `exclude`, with the trap that
@@ -232,7 +269,7 @@ fn write_method_findings(
     canister: &str,
     stats: &std::collections::BTreeMap<(String, String), MethodStats>,
     runs: u64,
-) {
+) -> Vec<String> {
     let mut excluded = Vec::new();
     let mut failing = Vec::new();
     for ((c, method), s) in stats.iter().filter(|((c, _), _)| c == canister) {
@@ -256,8 +293,8 @@ fn write_method_findings(
              to keep\n# testing that no one else gets through (the attacker canister and the adversary call it too)."
         );
         let _ = writeln!(t, "exclude = [");
-        for (method, calls, count, message) in excluded {
-            let _ = writeln!(t, "  {},  # {calls} calls, {count}× {}", toml_string(method), truncate(&message, 100));
+        for (method, calls, count, message) in &excluded {
+            let _ = writeln!(t, "  {},  # {calls} calls, {count}× {}", toml_string(method), truncate(message, 100));
         }
         let _ = writeln!(t, "]");
     }
@@ -267,6 +304,7 @@ fn write_method_findings(
             let _ = writeln!(t, "#   {}", cause.hint());
         }
     }
+    excluded.into_iter().map(|(method, ..)| method.clone()).collect()
 }
 
 /// Example invariants, commented out: for each query of a target that takes no arguments and returns a plain

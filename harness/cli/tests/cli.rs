@@ -831,6 +831,28 @@ fn init_excludes_controller_only_methods_and_writes_probed_init_arguments() {
         dir.join("out").to_str().unwrap(),
     ]);
     assert_ne!(code(&out), 2, "{}", show(&out));
+    // The suggested setup call of the excluded method, with an amount: the campaign then reaches the callee and
+    // finds the example's bug.
+    assert!(written.contains("# [[setup]]\n# call = \"vault.credit\"\n# args = \"({alice}, 0 : nat64)\""), "{written}");
+    let funded = written.replace(
+        "# [[setup]]\n# call = \"vault.credit\"\n# args = \"({alice}, 0 : nat64)\"",
+        "[[setup]]\ncall = \"vault.credit\"\nargs = \"({alice}, 100 : nat64)\"",
+    );
+    std::fs::write(&edited, funded).unwrap();
+    let out = icfuzz(&[
+        "fuzz",
+        "--config",
+        edited.to_str().unwrap(),
+        "--runs",
+        "2000",
+        "--seed",
+        "1",
+        "--stop-on-first",
+        "--out",
+        dir.join("funded").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stderr).contains("in vault"), "{}", show(&out));
 
     // A variant init argument whose smallest case traps: the case that installs is written, with placeholders.
     let treasury = dir.join("treasury.wasm");

@@ -2,8 +2,8 @@
 //! fuzzer takes (committed updates, traps that roll back, queries, and one execution in ten growing memory, which
 //! forces an instance rebuild).
 //!
-//! Run with `cargo bench --workspace --bench soak --locked` (`ICFUZZ_SOAK_EXECUTIONS` overrides the count). Prints the
-//! resident set size after warm-up and at the end; the target is growth under 10% after warm-up.
+//! Run with `cargo bench --workspace --bench soak --locked` (`ICFUZZ_SOAK_EXECUTIONS` overrides the count). Prints
+//! the resident set size after warm-up and at the end; the target is growth under 10% after warm-up.
 
 #![allow(clippy::disallowed_types)] // A benchmark measures wall-clock time on purpose.
 
