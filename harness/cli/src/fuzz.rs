@@ -417,16 +417,13 @@ pub(crate) fn discover(loaded: &mut Loaded, seed: u64, runs: u64) -> Result<()> 
     Ok(())
 }
 
-/// Candid text on one line, with the principals of the environment's actors, canisters and adversaries written
-/// as `{name}`.
+/// Candid text on one line, with every named principal of the environment (actors, canisters, adversaries, the
+/// controller) written as `{name}`.
 pub(crate) fn with_placeholders(text: &str, env: &icfuzz::Environment) -> String {
     // candid prints values over several lines, with trailing separators.
     let one_line = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
     let one_line = one_line.replace("( ", "(").replace(", )", ")").replace("; }", " }");
-    let named = env.actors().iter().map(|(n, p)| (n.clone(), *p));
-    let named = named.chain(env.canisters().iter().map(|c| (c.name.clone(), c.id)));
-    let named = named.chain(env.adversaries().iter().map(|a| (a.name.clone(), a.id)));
-    named.fold(one_line, |text, (name, p)| text.replace(&format!("principal \"{p}\""), &format!("{{{name}}}")))
+    env.names().named().fold(one_line, |text, (p, name)| text.replace(&format!("principal \"{p}\""), &format!("{{{name}}}")))
 }
 
 /// An environment whose invariants fail before any step is misconfigured: every scenario would "find" it.

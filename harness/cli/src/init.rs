@@ -340,16 +340,7 @@ fn write_example_invariants(t: &mut String, env: &Environment, harness: &mut Har
 /// A Candid literal for a plain value (number, bool, text, principal), principals named by their placeholder.
 fn literal(value: &IDLValue, env: &Environment) -> Option<String> {
     match value {
-        IDLValue::Principal(p) => {
-            let named = env.actors().iter().map(|(n, id)| (n.as_str(), *id));
-            let named = named.chain(env.canisters().iter().map(|c| (c.name.as_str(), c.id)));
-            let named = named.chain(env.adversaries().iter().map(|a| (a.name.as_str(), a.id)));
-            let named = named.chain(std::iter::once(("controller", env.controller())));
-            Some(match named.into_iter().find(|(_, id)| id == p) {
-                Some((name, _)) => format!("{{{name}}}"),
-                None => format!("principal \"{p}\""),
-            })
-        }
+        IDLValue::Principal(_) => Some(with_placeholders(&value.to_string(), env)),
         IDLValue::Bool(_) => Some(value.to_string()),
         IDLValue::Text(s) if s.len() <= 64 && !s.contains(['{', '}']) => Some(value.to_string()),
         _ if is_number(value) => Some(value.to_string()),

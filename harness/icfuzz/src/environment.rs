@@ -141,6 +141,11 @@ impl Names {
     pub fn name(&self, principal: &Principal) -> String {
         self.by_principal.get(principal).cloned().unwrap_or_else(|| principal.to_text())
     }
+
+    /// Every named principal with its name (the first name given to it), e.g. to write `{name}` placeholders.
+    pub fn named(&self) -> impl Iterator<Item = (&Principal, &str)> {
+        self.by_principal.iter().map(|(p, n)| (p, n.as_str()))
+    }
 }
 
 /// The principal the harness uses as every canister's controller.
