@@ -59,10 +59,10 @@ pub struct FuzzArgs {
     /// Output directory (corpus/, crashes/, icfuzz.resolved.toml). Existing files are kept; the corpus is resumed.
     #[arg(long, default_value = "icfuzz-out", value_name = "DIR")]
     pub out: PathBuf,
-    /// Stop at the first finding.
+    /// Stop at the first high-severity finding (a low-severity one, such as a new trap, never stops the run).
     #[arg(long)]
     pub stop_on_first: bool,
-    /// Minimize each new finding at the end and print its trace.
+    /// Minimize each new finding at the end and print its trace (low-severity findings are minimized anyway).
     #[arg(long)]
     pub minimize: bool,
     /// Generate only steps this backend can replay step for step (`pocket-ic`: no exact delivery choices, no
@@ -151,13 +151,11 @@ impl Shared {
             r.count += 1;
             return;
         }
-        let name = format!("crash-{}", sha1_hex(input));
-        let json_path = self.crashes_dir.join(format!("{name}.json"));
+        let saved = self.save_crash(input, scenario);
         let json = scenario.to_json();
-        let saved = write_new(&self.crashes_dir.join(&name), input).and_then(|_| write_new(&json_path, json.as_bytes()));
         let n = findings.len() + 1;
         match &saved {
-            Ok(_) => self.say(format!(
+            Ok(json_path) => self.say(format!(
                 "\nfinding #{n}: {finding}\n  saved {}\n  Reproduce with: icfuzz replay {}\n  Minimize with:  icfuzz minimize {}",
                 json_path.display(),
                 json_path.display(),
@@ -174,12 +172,21 @@ impl Shared {
         }
         findings.insert(
             signature.to_owned(),
-            Recorded { finding: finding.clone(), scenario: scenario.clone(), json_path: saved.is_ok().then_some(json_path), count: 1 },
+            Recorded { finding: finding.clone(), scenario: scenario.clone(), json_path: saved.ok(), count: 1 },
         );
         self.new_findings.lock().expect("lock").push(signature.to_owned());
-        if self.stop_on_first {
+        if self.stop_on_first && finding.kind.severity() == icfuzz::Severity::High {
             self.stop.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Writes a finding's input and scenario as `crash-<sha1 of input>` and `crash-<sha1>.json`; returns the JSON's path.
+    fn save_crash(&self, input: &[u8], scenario: &Scenario) -> std::io::Result<PathBuf> {
+        let name = format!("crash-{}", sha1_hex(input));
+        let json_path = self.crashes_dir.join(format!("{name}.json"));
+        write_new(&self.crashes_dir.join(&name), input)?;
+        write_new(&json_path, scenario.to_json().as_bytes())?;
+        Ok(json_path)
     }
 
     /// Saves an input that reached new coverage; one that cannot be saved stays in the in-memory corpus.
@@ -570,13 +577,22 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     println!("\n{} finding(s) in {}:", findings.len(), args.out.display());
-    for r in findings.values() {
+    // High-severity findings first: a low one (a new trap) is worth a look, not the first thing to read.
+    let mut listed: Vec<&Recorded> = findings.values().collect();
+    listed.sort_by_key(|r| r.finding.kind.severity());
+    for r in listed {
         let saved = r.json_path.as_ref().map_or("NOT SAVED".to_owned(), |p| p.display().to_string());
         println!("  {} ({}×) {saved}", r.finding, r.count);
     }
-    if args.minimize {
+    // A low-severity finding (a new trap) recurs all campaign long in scenarios full of unrelated steps: it is
+    // minimized even without --minimize, so its bucket comes with its shortest reproducer.
+    let to_minimize: Vec<&String> = new
+        .iter()
+        .filter(|signature| args.minimize || findings[*signature].finding.kind.severity() == icfuzz::Severity::Low)
+        .collect();
+    if !to_minimize.is_empty() {
         let mut harness = environment::build(loaded, COVERAGE)?;
-        for signature in &new {
+        for signature in to_minimize {
             let r = &findings[signature];
             let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
             bar.set_style(ProgressStyle::with_template("minimizing {pos}/{len} runs, {msg}").expect("template"));
@@ -592,14 +608,18 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
             let name = json_path.file_name().and_then(|n| n.to_str()).unwrap_or("crash.json");
             let path = crate::files::fresh_path(&json_path.with_file_name(format!("minimized-from-{name}")));
             write_new(&path, minimized.scenario.to_json().as_bytes())?;
-            println!(
-                "\n==== minimized: {} → {} steps ({} runs), saved {} ====\n{}",
+            let title = format!(
+                "minimized: {} → {} steps ({} runs), saved {}",
                 minimized.original_steps,
                 minimized.scenario.steps.len(),
                 minimized.runs,
-                path.display(),
-                icfuzz::report::render_trace(&minimized.execution)
+                path.display()
             );
+            if !args.minimize {
+                println!("  {}: {title}", r.finding.kind);
+                continue;
+            }
+            println!("\n==== {title} ====\n{}", icfuzz::report::render_trace(&minimized.execution));
             println!("Reproduce with: icfuzz replay {}", path.display());
             println!("Regression test: icfuzz regress {} -o tests/regression.rs", path.display());
         }

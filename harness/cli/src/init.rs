@@ -11,7 +11,8 @@ use anyhow::{bail, Context, Result};
 use candid::types::value::IDLValue;
 use clap::Args;
 use icfuzz::config::{Config, Loaded};
-use icfuzz::fuzz::{FailureCause, FuzzOptions, Fuzzer};
+use icfuzz::failure::FailureCause;
+use icfuzz::fuzz::{FuzzOptions, Fuzzer};
 use icfuzz::scenario::values::ValueGen;
 use icfuzz::{CanisterInfo, Environment, Harness, MethodStats};
 

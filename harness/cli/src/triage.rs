@@ -109,6 +109,7 @@ pub fn run(args: TriageArgs) -> Result<ExitCode> {
         report.push(serde_json::json!({
             "signature": signature,
             "kind": f.kind.id(),
+            "severity": f.kind.severity(),
             "oracle": f.oracle,
             "canister": f.canister,
             "method": f.method,

@@ -78,6 +78,7 @@ pub const EXAMPLES: &[Example] = &[
     Example { name: "sys_unknown_as_clean", expected: FindingKind::Invariant, environment: bank },
     Example { name: "oversized_growth", expected: FindingKind::MemoryLimit, environment: metadata_cache },
     Example { name: "upgrade_outage", expected: FindingKind::UpgradeFails, environment: guestbook },
+    Example { name: "whole_allowance", expected: FindingKind::NewTrap, environment: allowances },
 ];
 
 /// The example called `name`.
@@ -190,4 +191,16 @@ fn guestbook(canister: &str) -> EnvironmentBuilder {
     base()
         .canister(CanisterSpec::new("guestbook", wasm(canister)).target().upgradable())
         .instruction_limits(InstructionLimits { install: GUESTBOOK_INSTALL_LIMIT, ..InstructionLimits::default() })
+}
+
+/// A token with allowances, alice holding 100: the trap of spending exactly a whole allowance is found by the
+/// new-trap oracle (on by default), not by an invariant.
+fn allowances(canister: &str) -> EnvironmentBuilder {
+    base()
+        .canister(CanisterSpec::new("token", wasm(canister)).target().exclude("mint"))
+        .setup("token", "mint", "({alice}, 100 : nat64)")
+        .invariant(invariant("transfers neither mint nor burn", |w| {
+            let (supply,): (u64,) = w.query("token", "total_supply", ())?;
+            if supply == 100 { Ok(()) } else { Err(format!("total supply {supply}, minted 100")) }
+        }))
 }

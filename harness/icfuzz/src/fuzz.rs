@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::environment::Error;
+use crate::failure::FailureCause;
 use crate::oracle::Finding;
 use crate::rng::Rng;
 use crate::session::Harness;
@@ -22,7 +23,7 @@ pub struct FuzzOptions {
     pub seed: u64,
     /// Longest input, in bytes.
     pub max_input_len: usize,
-    /// Stop at the first finding.
+    /// Stop at the first high-severity finding (a low one, such as a new trap, never stops the run).
     pub stop_on_first: bool,
 }
 
@@ -164,65 +165,14 @@ pub fn never_replied(harness: &Harness) -> Vec<String> {
         .collect()
 }
 
-/// Why a method fails every call, when its most common failure message says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureCause {
-    /// It wants cycles attached, which ingress cannot attach.
-    WantsCycles,
-    /// Its arguments do not decode as it expects.
-    Undecodable,
-    /// It checks the caller (controller- or owner-only).
-    ChecksCaller,
-    /// The canister is out of cycles.
-    OutOfCycles,
-    /// The canister is stopped.
-    Stopped,
-}
-
-impl FailureCause {
-    /// The cause a failure message names, if any.
-    pub fn of(message: &str) -> Option<FailureCause> {
-        let m = message.to_ascii_lowercase();
-        let caller_words = ["controller", "owner", "unauthori", "not allowed", "permission", "caller"];
-        if m.contains("cycles") && !m.contains("out of cycles") {
-            Some(FailureCause::WantsCycles)
-        } else if m.contains("decod") || m.contains("deserializ") || m.contains("candid") {
-            Some(FailureCause::Undecodable)
-        } else if caller_words.iter().any(|w| m.contains(w)) {
-            Some(FailureCause::ChecksCaller)
-        } else if m.contains("out of cycles") || m.contains("ic0207") || m.contains("frozen") {
-            Some(FailureCause::OutOfCycles)
-        } else if m.contains("stopped") || m.contains("stopping") {
-            Some(FailureCause::Stopped)
-        } else {
-            None
-        }
-    }
-
-    /// What to do about it.
-    pub fn hint(self) -> &'static str {
-        match self {
-            FailureCause::WantsCycles => {
-                "it seems to want cycles attached: ingress cannot attach any, only a canister can (an adversary's attack)"
-            }
-            FailureCause::Undecodable => {
-                "its arguments do not decode as it expects: give its interface (--did, or `did` in icfuzz.toml)"
-            }
-            FailureCause::ChecksCaller => {
-                "it checks the caller: make an allowed principal an actor (`[actors]`), or exclude the method"
-            }
-            FailureCause::OutOfCycles => "the canister is out of cycles: give it more (`cycles` in `[[canister]]`)",
-            FailureCause::Stopped => "the canister is stopped: check the setup",
-        }
-    }
-}
 
 /// Fuzzes the harness's environment for `options.executions` scenarios.
 pub fn fuzz(harness: &mut Harness, options: &FuzzOptions) -> Result<FuzzReport, Error> {
     let mut fuzzer = Fuzzer::new(harness, options.clone());
     for _ in 0..options.executions {
         let outcome = fuzzer.step(harness)?;
-        if outcome.new_finding.is_some() && options.stop_on_first {
+        let high = outcome.new_finding.as_ref().is_some_and(|f| f.finding.kind.severity() == crate::Severity::High);
+        if high && options.stop_on_first {
             break;
         }
     }
@@ -278,20 +228,4 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize
         }
     }
     input.truncate(max_len);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::FailureCause;
-
-    #[test]
-    fn failures_that_say_why_get_a_hint() {
-        let hint = |message: &str| FailureCause::of(message).map(FailureCause::hint);
-        assert!(hint("Canister trapped: deposit needs at least 1000 cycles attached").unwrap().contains("only a canister"));
-        assert!(hint("Canister trapped: failed to decode call arguments: Custom(...)").unwrap().contains("--did"));
-        assert_eq!(FailureCause::of("2vxsx-fae is not the owner"), Some(FailureCause::ChecksCaller));
-        assert!(hint("2vxsx-fae is not the owner").unwrap().contains("checks the caller"));
-        assert!(hint("Canister rrkah is out of cycles").unwrap().contains("more"));
-        assert_eq!(hint("index out of bounds: the len is 3"), None);
-    }
 }

@@ -44,6 +44,7 @@ mod builder;
 pub mod config;
 pub mod report;
 pub mod save;
+pub mod failure;
 pub mod fuzz;
 pub mod minimize;
 pub mod libfuzzer;
@@ -54,7 +55,7 @@ pub use builder::{AdversarySpec, CanisterSpec, EnvironmentBuilder};
 pub use environment::{
     controller_principal, user_principal, AdversaryInfo, CanisterInfo, Environment, Error, SetupCall,
 };
-pub use oracle::{Finding, FindingKind, Invariant, Oracle, Oracles};
+pub use oracle::{Calibration, Finding, FindingKind, Invariant, Oracle, Oracles, Severity};
 pub use plan::MAX_DELIVERIES_PER_DRAIN;
 pub use scenario::{FaultRef, MessageRef, OutcallAnswer, OutcallRef, Scenario, ScriptAction, Step};
 pub use session::{Harness, MethodStats, Session, UnimplementedUse};

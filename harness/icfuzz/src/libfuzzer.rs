@@ -114,15 +114,22 @@ pub fn install(slot: &'static std::thread::LocalKey<RefCell<Option<crate::Harnes
     slot.with(|s| *s.borrow_mut() = Some(harness));
 }
 
-/// Runs one libFuzzer input: decodes it into a scenario and runs it. On a finding, writes the scenario as JSON
-/// next to the crash file libFuzzer is about to write (`<artifact_prefix>crash-<sha1>.json`), prints the trace,
-/// and panics, which libFuzzer reports as a crash.
+/// Runs one libFuzzer input: decodes it into a scenario and runs it. On a high-severity finding, writes the
+/// scenario as JSON next to the crash file libFuzzer is about to write (`<artifact_prefix>crash-<sha1>.json`),
+/// prints the trace, and panics, which libFuzzer reports as a crash. A low-severity finding (a new trap, ICF-010)
+/// does not stop the campaign: its scenario is saved once per signature as `<artifact_prefix>low-<sha1>.json`
+/// (the hash of the signature, so reruns never pile up copies) and its trace printed once per process.
 pub fn run_input(slot: &'static std::thread::LocalKey<RefCell<Option<crate::Harness>>>, data: &[u8]) {
     slot.with(|s| {
         let mut guard = s.borrow_mut();
         let harness = guard.as_mut().expect("icfuzz::libfuzzer::install ran in the fuzz target's init");
         run_in(harness, data);
     });
+}
+
+thread_local! {
+    /// Signatures of the low-severity findings this process already reported.
+    static LOW_SEEN: RefCell<std::collections::BTreeSet<String>> = RefCell::new(std::collections::BTreeSet::new());
 }
 
 fn run_in(harness: &mut crate::Harness, data: &[u8]) {
@@ -133,22 +140,34 @@ fn run_in(harness: &mut crate::Harness, data: &[u8]) {
         Err(e) => panic!("icfuzz harness error (a bug in icfuzz): {e}\nscenario: {}", scenario.to_json()),
     };
     let Some(finding) = &execution.finding else { return };
+    let low = finding.kind.severity() == crate::Severity::Low;
+    let signature = finding.signature();
+    if low && !LOW_SEEN.with(|seen| seen.borrow_mut().insert(signature.clone())) {
+        return;
+    }
     // Only new coverage is worth a new corpus file; libFuzzer decides that. Findings are reported once each.
-    let json_path = artifact_prefix().map(|prefix| format!("{prefix}crash-{}.json", crate::report::sha1_hex(data)));
+    let json_path = artifact_prefix().map(|prefix| match low {
+        false => format!("{prefix}crash-{}.json", crate::report::sha1_hex(data)),
+        true => format!("{prefix}low-{}.json", crate::report::sha1_hex(signature.as_bytes())),
+    });
     let saved = json_path.as_ref().and_then(|path| {
         let path = std::path::Path::new(path);
-        // Never overwrite: the same input always gives the same scenario, so an existing file is this one.
+        // Never overwrite: the same input always gives the same scenario, so an existing file is this one (or,
+        // for a low finding, one with the same signature, which is as good a reproducer).
         if crate::save::write_new(path, execution.scenario.to_json().as_bytes()).is_ok() {
             Some(path.display().to_string())
         } else {
             None
         }
     });
-    eprintln!("\n==== icfuzz finding ====\n{}", crate::report::render_trace(&execution));
+    let banner = if low { "icfuzz finding (low severity; the campaign goes on)" } else { "icfuzz finding" };
+    eprintln!("\n==== {banner} ====\n{}", crate::report::render_trace(&execution));
     if let Some(path) = &saved {
         eprintln!("scenario saved to {path}");
     }
-    panic!("icfuzz finding: {}", finding.signature());
+    if !low {
+        panic!("icfuzz finding: {signature}");
+    }
 }
 
 /// libFuzzer's `-artifact_prefix=` argument (cargo-fuzz passes `fuzz/artifacts/<target>/`), or the current directory.

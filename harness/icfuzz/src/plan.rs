@@ -375,7 +375,7 @@ pub fn plan(
     let mut unchecked = Vec::new();
     if !capabilities.execution_events {
         unchecked.push(
-            "trap in callback and unexpected traps: the replica does not say which execution trapped; a trap shows only as \
+            "trap in callback, unexpected traps and new traps: the replica does not say which execution trapped; a trap shows only as \
              the reject of the call it ended (instruction and memory limits, and \"did not reply\", are still reported from \
              the error codes of ingress calls; the attacker canister, like any canister, learns only a reject code and message)"
                 .into(),

@@ -300,6 +300,12 @@ pub struct OraclesConfig {
     /// ICF-009 an upgrade fails in the canister's code (default on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_fails: Option<bool>,
+    /// ICF-010 a trap no single call reaches, low severity (default on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_trap: Option<bool>,
+    /// Trap messages (substrings) never reported as ICF-010 new traps: `assert`s that hold by design.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute_traps: Vec<String>,
 }
 
 /// The `[generator]` table.
@@ -553,6 +559,9 @@ impl Loaded {
             builder = builder.invariant(only_callers(canister, method, &rule.callers.iter().map(String::as_str).collect::<Vec<_>>()));
         }
         let o = &config.oracles;
+        if o.mute_traps.iter().any(|m| m.trim().is_empty()) {
+            return Err(e("[oracles] mute_traps: an empty message would mute every trap".into()));
+        }
         let defaults = Oracles::default();
         builder = builder.oracles(Oracles {
             trap_in_callback: o.trap_in_callback.unwrap_or(defaults.trap_in_callback),
@@ -562,6 +571,8 @@ impl Loaded {
             memory_budget: o.memory_budget_mib.map(|m| m << 20).or(defaults.memory_budget),
             unexpected_trap: o.unexpected_trap.unwrap_or(defaults.unexpected_trap),
             upgrade_fails: o.upgrade_fails.unwrap_or(defaults.upgrade_fails),
+            new_trap: o.new_trap.unwrap_or(defaults.new_trap),
+            muted_traps: o.mute_traps.clone(),
         });
         let g = &config.generator;
         let gd = GeneratorOptions::default();

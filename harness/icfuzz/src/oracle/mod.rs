@@ -39,6 +39,9 @@ pub enum FindingKind {
     AccessControl,
     /// A trap in a method, under the "unexpected trap" policy.
     UnexpectedTrap,
+    /// A trap of a target's method that neither the setup nor any single call on the state after setup reached:
+    /// only a history of calls gets there (low severity: many such traps are deliberate, `assert`s that hold).
+    NewTrap,
     /// An upgrade failed in the canister's own code (pre_upgrade or post_upgrade trapped or ran out of
     /// instructions or memory).
     UpgradeFails,
@@ -58,10 +61,32 @@ impl FindingKind {
             FindingKind::LockNeverReleased => "ICF-006 lock never released",
             FindingKind::AccessControl => "ICF-007 access control",
             FindingKind::UnexpectedTrap => "ICF-008 unexpected trap",
+            FindingKind::NewTrap => "ICF-010 new trap",
             FindingKind::UpgradeFails => "ICF-009 upgrade fails",
             FindingKind::Invariant => "ICF-100 invariant violated",
         }
     }
+}
+
+impl FindingKind {
+    /// How serious a finding of this kind is.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::NewTrap => Severity::Low,
+            _ => Severity::High,
+        }
+    }
+}
+
+/// How serious a finding is. Low-severity findings are reported and saved like the others, but never end a scenario
+/// early, and never stop a libFuzzer campaign.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// A bug by the oracle's own rule (a trap in a callback, a broken invariant, ...).
+    High,
+    /// Worth a look: possibly a bug, possibly deliberate (a trap only a history of calls reaches).
+    Low,
 }
 
 impl std::fmt::Display for FindingKind {
@@ -104,6 +129,9 @@ impl Finding {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} [{}]", self.kind, self.oracle)?;
+        if self.kind.severity() == Severity::Low {
+            f.write_str(" (low severity)")?;
+        }
         if let Some(c) = &self.canister {
             write!(f, " in {c}")?;
             if let Some(m) = &self.method {
@@ -207,6 +235,53 @@ pub trait Oracle: Send {
         let _ = world;
         None
     }
+    /// Once, last, after a scenario that ran to its end with no other finding: for low-severity findings, which
+    /// an oracle notes in [`Oracle::after_step`] and reports here, so they never end a scenario before a more
+    /// serious finding could be made.
+    fn after_scenario(&mut self, world: &mut World<'_>) -> Option<Finding> {
+        let _ = world;
+        None
+    }
+    /// Before every scenario: forget what the last one noted.
+    fn start(&mut self) {}
+    /// Whether this oracle learns from the session's calibration ([`Oracle::calibrate`]); the session makes the
+    /// calibration runs only when one does.
+    fn wants_calibration(&self) -> bool {
+        false
+    }
+    /// Once, after setup, with what the setup and the calibration runs (single calls on the state after setup,
+    /// see [`Calibration`]) did.
+    fn calibrate(&mut self, calibration: &Calibration) {
+        let _ = calibration;
+    }
+}
+
+/// What the environment does before any scenario: the traps of its setup calls, and of single calls on the state
+/// after setup (every callable method of every target, by every actor and adversary, with the smallest
+/// arguments and a few generated ones). An oracle compares scenarios with it: what a single call already does is
+/// the canister's ordinary behaviour (turning away bad input, unauthorized callers), not a state a history reaches.
+#[derive(Clone, Debug, Default)]
+pub struct Calibration {
+    /// Traps of target canisters: (canister name, method, message).
+    pub traps: Vec<(String, String, String)>,
+    /// Calibration runs made.
+    pub runs: usize,
+}
+
+impl Calibration {
+    /// Adds the traps of target canisters among `events` (executions that ran no canister code left out, as in
+    /// every trap oracle).
+    pub(crate) fn record<'e>(&mut self, env: &Environment, events: impl IntoIterator<Item = &'e Event>) {
+        for event in events {
+            let Event::Executed { canister, method, trap: Some(message), code, .. } = event else { continue };
+            if code.is_some_and(|c| c.ran_no_code()) {
+                continue;
+            }
+            if let Some(name) = env.target_name(canister) {
+                self.traps.push((name.to_owned(), method.clone(), message.clone()));
+            }
+        }
+    }
 }
 
 /// Which built-in oracles run, and their limits.
@@ -229,6 +304,11 @@ pub struct Oracles {
     /// Report an upgrade of a target that fails in the canister's own code (its pre_upgrade or post_upgrade traps,
     /// or exceeds the install's instruction or memory limits).
     pub upgrade_fails: bool,
+    /// Report, as a low-severity finding, a trap of a target's method that no single call on the state after
+    /// setup reaches (see [`builtin::NewTrap`]).
+    pub new_trap: bool,
+    /// Traps whose message contains any of these are never reported as new traps (deliberate `assert`s).
+    pub muted_traps: Vec<String>,
 }
 
 impl Oracles {
@@ -257,6 +337,9 @@ impl Oracles {
         if self.cannot_stop {
             set.push(Box::new(builtin::CannotStop));
         }
+        if self.new_trap {
+            set.push(Box::new(builtin::NewTrap::new(self.muted_traps)));
+        }
         set
     }
 }
@@ -271,6 +354,8 @@ impl Default for Oracles {
             memory_budget: None,
             unexpected_trap: false,
             upgrade_fails: true,
+            new_trap: true,
+            muted_traps: Vec::new(),
         }
     }
 }

@@ -102,6 +102,42 @@ pub fn generate(env: &Environment, options: &GeneratorOptions, data: &[u8]) -> S
     Scenario::new(steps)
 }
 
+/// Scenarios of one call each, on the state after setup: every callable method of every target, called by every
+/// actor and every adversary with the smallest arguments and with `generated` more drawn from `seed`; at most `max`
+/// in all (the smallest arguments of every caller first). What they do is the baseline an oracle compares a
+/// scenario with: a trap these reach is the canister turning away input, not a state only a history reaches.
+pub(crate) fn single_calls(env: &Environment, generated: usize, seed: u64, max: usize) -> Vec<Scenario> {
+    let words: Vec<&str> = env.canisters.iter().filter(|c| c.target).flat_map(|c| c.words.iter().map(String::as_str)).collect();
+    let scope = env.principal_scope();
+    let mut rng = crate::rng::Rng(seed);
+    let mut rounds: Vec<Vec<Step>> = vec![Vec::new(); generated + 1];
+    for c in env.canisters.iter().filter(|c| c.target) {
+        let gen = ValueGen::new(&c.interface.env, &scope, &words);
+        for m in c.callable_methods() {
+            for (round, steps) in rounds.iter_mut().enumerate() {
+                // No input bytes: every choice takes its first option, the smallest value.
+                let bytes = if round == 0 { Vec::new() } else { rng.bytes(64) };
+                let Ok(args) = gen.args(&mut Unstructured::new(&bytes), &m.args) else { continue };
+                let args = args.to_string();
+                for (actor, _) in &env.actors {
+                    steps.push(Step::Call { actor: actor.clone(), canister: c.name.clone(), method: m.name.clone(), args: args.clone() });
+                }
+                for a in &env.adversaries {
+                    steps.push(Step::Attack {
+                        attacker: a.name.clone(),
+                        canister: c.name.clone(),
+                        method: m.name.clone(),
+                        args: args.clone(),
+                        bounded_wait: false,
+                        cycles: 0,
+                    });
+                }
+            }
+        }
+    }
+    rounds.into_iter().flatten().take(max).map(|step| Scenario::new(vec![step])).collect()
+}
+
 fn generate_steps(h: &Gen<'_>, u: &mut Unstructured, steps: &mut Vec<Step>) -> Result<()> {
     let options = &h.generator;
     let has_adversaries = !h.env.adversaries.is_empty();

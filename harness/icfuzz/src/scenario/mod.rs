@@ -20,6 +20,7 @@ mod generate;
 pub mod values;
 
 pub use generate::{generate, GeneratorOptions};
+pub(crate) use generate::single_calls;
 
 /// Version of the structured scenario format written to `.json` files. Version 1 wrote `deliver` and `fault`
 /// steps as `{"choice": n}`; version 2 names the message or fault (`{"message": {"nth": n}}` or a stable name).

@@ -67,19 +67,24 @@ impl<'s, B: Backend> Exec<'s, B> {
         Error::Setup(format!("{} backend: {what}: {e}", self.b.name()))
     }
 
-    /// Performs the setup plan; returns its trace entry.
-    pub(super) fn setup(mut self, setup: &PlannedStep) -> Result<TraceEntry, Error> {
+    /// Performs the setup plan; returns its trace entry and the engine's events (for the calibration: what the
+    /// setup's own calls trapped on is not news to a scenario).
+    pub(super) fn setup(mut self, setup: &PlannedStep) -> Result<(TraceEntry, Vec<Event>), Error> {
         for op in &setup.ops {
             self.perform(op)?;
         }
-        self.b.discard_events();
-        Ok(TraceEntry { phase: Phase::Setup, events: std::mem::take(&mut self.notes) })
+        let mut events = Vec::new();
+        self.b.take_events(&mut events);
+        Ok((TraceEntry { phase: Phase::Setup, events: std::mem::take(&mut self.notes) }, events))
     }
 
     /// Runs `scenario` from the current state. Stops at the first finding.
     pub(super) fn run(mut self, scenario: &Scenario) -> Result<Execution, Error> {
         let controller = self.env.controller;
         self.logs_seen = self.env.canisters.iter().map(|c| self.b.log_len(c.id, controller)).collect();
+        for oracle in self.oracles.iter_mut() {
+            oracle.start();
+        }
         let mut resolved = scenario.clone();
         let mut trace = Vec::with_capacity(scenario.steps.len() + 1);
         let mut busy = false;
@@ -115,6 +120,9 @@ impl<'s, B: Backend> Exec<'s, B> {
         let mut finding = self.after_step(end, calls_before, true);
         if finding.is_none() && !checks.is_empty() {
             finding = self.stop_check(end, checks, quiet)?;
+        }
+        if finding.is_none() {
+            finding = self.after_scenario(end);
         }
         trace.push(self.entry(Phase::End));
         Ok(self.finish(resolved, trace, finding, end))
@@ -180,6 +188,26 @@ impl<'s, B: Backend> Exec<'s, B> {
         }
         b.discard_events();
         Ok(found)
+    }
+
+    /// The oracles' last word on a scenario that ended with no finding (low-severity findings noted on the way).
+    fn after_scenario(&mut self, end: usize) -> Option<Finding> {
+        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
+        let mut world = World {
+            backend: &mut **b as &mut dyn Backend,
+            env,
+            calls,
+            step_calls: calls.len(),
+            events,
+            failed_upgrades,
+            step: end,
+            quiescent: false,
+            changed: false,
+            unavailable: false,
+        };
+        let found = oracles.iter_mut().find_map(|o| o.after_scenario(&mut world));
+        b.discard_events();
+        found
     }
 
     /// Performs one operation. For `Deliver` and `Fault` it returns the step under the stable name of what it

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, EngineBackend};
 use crate::environment::{AdversaryInfo, CanisterInfo, Environment, Error, Names, SetupCall};
-use crate::oracle::{Finding, Oracle};
+use crate::oracle::{Calibration, Finding, Oracle};
 use crate::plan::{self, Plan};
 use crate::scenario::{GeneratorOptions, Scenario};
 use crate::trace::{Execution, Note, Phase, TraceEntry, TraceEvent};
@@ -39,6 +39,13 @@ pub struct MethodStats {
     /// blanked), each with its count and the first message seen. At most [`MAX_FAILURE_KINDS`] kinds.
     pub failures: BTreeMap<String, (u64, String)>,
 }
+
+/// Rounds of generated arguments the calibration calls every method with, besides the smallest arguments.
+const CALIBRATION_ROUNDS: usize = 3;
+/// Seed of the calibration's generated arguments: fixed, so every session of an environment calibrates alike.
+const CALIBRATION_SEED: u64 = 0x1cf0_ca11;
+/// Most calibration runs (single calls); the smallest arguments of every method and caller come first.
+const MAX_CALIBRATION_RUNS: usize = 256;
 
 /// Most kinds of failure [`MethodStats`] keeps per method.
 pub const MAX_FAILURE_KINDS: usize = 16;
@@ -70,6 +77,9 @@ pub struct Session<B: Backend> {
     snapshot: bool,
     /// Whether the backend is in the state right after setup (no scenario ran since).
     fresh: bool,
+    /// The setup's engine events, until the calibration ([`Session::calibrate`]) took them; `None` once the
+    /// oracles are calibrated (or need no calibration).
+    uncalibrated: Option<Vec<crate::engine::Event>>,
     /// Per (canister, method) statistics over every run of this session.
     pub stats: BTreeMap<(String, String), MethodStats>,
     /// Scenarios run.
@@ -106,6 +116,7 @@ impl<B: Backend> Session<B> {
             generator,
             snapshot: false,
             fresh: false,
+            uncalibrated: None,
             stats: BTreeMap::new(),
             runs: 0,
             adversary_misses: BTreeSet::new(),
@@ -126,7 +137,10 @@ impl<B: Backend> Session<B> {
     pub fn setup(&mut self, snapshot: bool) -> Result<TraceEntry, Error> {
         let setup = plan::setup_plan(&self.env)?;
         let exec = exec::Exec::new(self);
-        let entry = exec.setup(&setup)?;
+        let (entry, events) = exec.setup(&setup)?;
+        if snapshot && self.oracles.iter().any(|o| o.wants_calibration()) {
+            self.uncalibrated = Some(events);
+        }
         let controller = self.env.controller;
         if snapshot {
             let ids: Vec<Principal> =
@@ -141,6 +155,19 @@ impl<B: Backend> Session<B> {
     /// Runs a scenario from the state right after setup (restoring the snapshot unless nothing ran since setup).
     /// Stops at the first finding. `Err` is a harness or backend failure, never a finding.
     pub fn run(&mut self, scenario: &Scenario) -> Result<Execution, Error> {
+        if let Some(setup_events) = self.uncalibrated.take() {
+            self.calibrate(&setup_events)?;
+        }
+        self.start_run()?;
+        let execution = exec::Exec::new(self).run(scenario);
+        for reached in self.unimplemented.values_mut().filter(|u| u.first.is_none()) {
+            reached.first = Some(scenario.clone());
+        }
+        execution
+    }
+
+    /// Restores the state right after setup, unless nothing ran since.
+    fn start_run(&mut self) -> Result<(), Error> {
         if !self.fresh {
             if !self.snapshot {
                 return Err(Error::Setup("the session has no snapshot to restore: set it up with a snapshot".into()));
@@ -151,11 +178,43 @@ impl<B: Backend> Session<B> {
         self.fresh = false;
         self.backend.discard_events();
         self.runs += 1;
-        let execution = exec::Exec::new(self).run(scenario);
-        for reached in self.unimplemented.values_mut().filter(|u| u.first.is_none()) {
-            reached.first = Some(scenario.clone());
+        Ok(())
+    }
+
+    /// Runs the calibration the oracles asked for, once, before the first scenario: single calls on the state after
+    /// setup ([`crate::scenario::single_calls`]), with no oracle watching and nothing counted in the session's
+    /// statistics; then gives each oracle what they and the setup (`setup_events`) did.
+    fn calibrate(&mut self, setup_events: &[crate::engine::Event]) -> Result<(), Error> {
+        let mut calibration = Calibration::default();
+        calibration.record(&self.env, setup_events);
+        let oracles = std::mem::take(&mut self.oracles);
+        let saved = (self.stats.clone(), self.runs, self.adversary_misses.clone(), self.unimplemented.clone());
+        let env = self.env.clone();
+        let mut result = Ok(());
+        for scenario in crate::scenario::single_calls(&env, CALIBRATION_ROUNDS, CALIBRATION_SEED, MAX_CALIBRATION_RUNS) {
+            if let Err(e) = self.start_run() {
+                result = Err(e);
+                break;
+            }
+            match exec::Exec::new(self).run(&scenario) {
+                Ok(execution) => {
+                    let events = execution.trace.iter().flat_map(|entry| entry.events.iter());
+                    calibration.record(&env, events.filter_map(|e| match e {
+                        TraceEvent::Engine(event) => Some(event),
+                        _ => None,
+                    }));
+                    calibration.runs += 1;
+                }
+                // A single call the backend cannot run (nothing a scenario could reach either) teaches nothing.
+                Err(_) => continue,
+            }
         }
-        execution
+        (self.stats, self.runs, self.adversary_misses, self.unimplemented) = saved;
+        self.oracles = oracles;
+        for oracle in &mut self.oracles {
+            oracle.calibrate(&calibration);
+        }
+        result
     }
 
     /// Evaluates a `check` operand (`canister.method(args)` with an optional path and factor, or a Candid value) on
@@ -316,6 +375,10 @@ impl Replay {
 /// oracles (borrowed for the replay), through the same executor as [`Session::run`]. The trace starts with the
 /// setup; each step the backend cannot do exactly carries a note saying how it was approximated or why skipped.
 pub fn replay<B: Backend>(harness: &mut Harness, backend: B, scenario: &Scenario) -> Result<Replay, Error> {
+    // The oracles judge as on the engine, so they are calibrated there.
+    if let Some(setup_events) = harness.uncalibrated.take() {
+        harness.calibrate(&setup_events)?;
+    }
     let oracles = std::mem::take(&mut harness.oracles);
     let mut session = Session::new(harness.env.clone(), backend, oracles, harness.generator.clone());
     let result = (|| {

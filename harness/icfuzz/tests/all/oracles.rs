@@ -1,7 +1,7 @@
 //! The built-in oracles fire on the bugs they name, and invariants are checked when they should be.
 
 use icfuzz::oracle::invariants::invariant;
-use icfuzz::{FindingKind, Oracles, ScriptAction, Step};
+use icfuzz::{CanisterSpec, Environment, FindingKind, Harness, Oracles, ScriptAction, Severity, Step};
 
 use crate::*;
 
@@ -242,4 +242,67 @@ fn last_result_nat(e: &Execution, method: &str) -> u64 {
         .find(|c| c.method == method)
         .expect("the call completed");
     candid::decode_one(record.result.as_ref().expect("replied")).expect("a nat64")
+}
+
+/// A token with allowances, alice holding 100; `mint` is left callable so that the calibration sees its
+/// controller check trap for alice and bob.
+fn allowances(twin: &str, oracles: Oracles) -> Harness {
+    Environment::builder()
+        .user("alice")
+        .user("bob")
+        .canister(CanisterSpec::new("token", icfuzz_test_canisters::wasm(&format!("whole_allowance_{twin}"))).target())
+        .setup("token", "mint", "({alice}, 100 : nat64)")
+        .oracles(oracles)
+        .invariant(invariant("bob is never allowed 7", |w| {
+            let alice = w.principal("alice")?;
+            let bob = w.principal("bob")?;
+            let (allowed,): (u64,) = w.query("token", "allowance", (alice, bob))?;
+            if allowed == 7 { Err("bob is allowed 7".into()) } else { Ok(()) }
+        }))
+        .build()
+        .unwrap()
+}
+
+fn spend_the_whole_allowance() -> Vec<Step> {
+    vec![call("alice", "token", "approve", "({bob}, 40 : nat64)"), call("bob", "token", "transfer_from", "({alice}, {bob}, 40 : nat64)")]
+}
+
+#[test]
+fn a_trap_only_a_history_of_calls_reaches_is_a_low_severity_new_trap() {
+    let mut h = allowances("vulnerable", Oracles::default());
+    let e = run(&mut h, spend_the_whole_allowance());
+    let f = e.finding.expect("found");
+    assert_eq!((f.kind, f.kind.severity()), (FindingKind::NewTrap, Severity::Low), "{f}");
+    assert_eq!((f.canister.as_deref(), f.method.as_deref()), (Some("token"), Some("transfer_from")));
+    assert!(f.message.contains("allowance after transfer_from") && f.message.contains("mute_traps"), "{f}");
+    assert!(f.to_string().contains("(low severity)"), "{f}");
+    // The calibration's calls are not the campaign's: only this scenario's two calls are counted.
+    let calls: u64 = h.stats.values().map(|s| s.calls).sum();
+    assert_eq!(calls, 2, "{:?}", h.stats);
+
+    // A trap a single call reaches (bob is no controller) is the canister turning input away: silent.
+    let e = run(&mut h, vec![call("bob", "token", "mint", "({bob}, 1 : nat64)")]);
+    assert!(icfuzz::report::render_trace(&e).contains("only a controller"), "the call trapped");
+    assert_eq!(e.finding, None);
+
+    // Spending part of the allowance is fine, and so is the fixed twin spending all of it.
+    let e = run(&mut h, vec![call("alice", "token", "approve", "({bob}, 40 : nat64)"), call("bob", "token", "transfer_from", "({alice}, {bob}, 39 : nat64)")]);
+    assert_eq!(e.finding, None);
+    let mut fixed = allowances("fixed", Oracles::default());
+    assert_eq!(run(&mut fixed, spend_the_whole_allowance()).finding, None);
+}
+
+#[test]
+fn a_new_trap_can_be_muted_or_turned_off_and_never_hides_a_worse_finding() {
+    let muted = Oracles { muted_traps: vec!["allowance after".into()], ..Oracles::default() };
+    assert_eq!(run(&mut allowances("vulnerable", muted), spend_the_whole_allowance()).finding, None);
+    let off = Oracles { new_trap: false, ..Oracles::default() };
+    assert_eq!(run(&mut allowances("vulnerable", off), spend_the_whole_allowance()).finding, None);
+
+    // The new trap comes first, the broken invariant after it: the scenario goes on and reports the invariant.
+    let mut h = allowances("vulnerable", Oracles::default());
+    let mut steps = spend_the_whole_allowance();
+    steps.push(call("alice", "token", "approve", "({bob}, 7 : nat64)"));
+    let f = run(&mut h, steps).finding.expect("found");
+    assert_eq!(f.kind, FindingKind::Invariant, "{f}");
 }
