@@ -33,7 +33,13 @@ fn set_balance(owner: Principal, value: u64) {
 }
 
 fn set_allowance(owner: Principal, spender: Principal, value: u64) {
-    ALLOWANCES.with_borrow_mut(|a| if value == 0 { a.remove(&(owner, spender)) } else { a.insert((owner, spender), value) });
+    ALLOWANCES.with_borrow_mut(|a| {
+        if value == 0 {
+            a.remove(&(owner, spender))
+        } else {
+            a.insert((owner, spender), value)
+        }
+    });
 }
 
 /// Creates `amount` tokens for `to`. Controllers only.

@@ -4,7 +4,8 @@
 //! Every environment is what a user writes for their own canister: the canisters (the target, the honest ledger
 //! it uses), adversary slots, user actors, setup calls and the invariants the canister promises.
 
-use icfuzz::oracle::invariants::{invariant, lock_released, only_callers};
+use candid::Principal;
+use icfuzz::oracle::invariants::{invariant, lock_released, on_reply, only_callers};
 use icfuzz::oracle::World;
 use icfuzz::{AdversarySpec, CanisterSpec, Environment, EnvironmentBuilder, FindingKind, Harness, Oracles};
 use icfuzz::engine::InstructionLimits;
@@ -79,6 +80,7 @@ pub const EXAMPLES: &[Example] = &[
     Example { name: "oversized_growth", expected: FindingKind::MemoryLimit, environment: metadata_cache },
     Example { name: "upgrade_outage", expected: FindingKind::UpgradeFails, environment: guestbook },
     Example { name: "whole_allowance", expected: FindingKind::NewTrap, environment: allowances },
+    Example { name: "owner_handover", expected: FindingKind::Invariant, environment: registry },
 ];
 
 /// The example called `name`.
@@ -203,4 +205,20 @@ fn allowances(canister: &str) -> EnvironmentBuilder {
             let (supply,): (u64,) = w.query("token", "total_supply", ())?;
             if supply == 100 { Ok(()) } else { Err(format!("total supply {supply}, minted 100")) }
         }))
+}
+
+/// A registry owned by alice, who may hand it over to anyone: the owner changes legitimately, so what must hold is
+/// that it changes only by a reply to whoever owned it before the step.
+fn registry(canister: &str) -> EnvironmentBuilder {
+    base().canister(CanisterSpec::new("registry", wasm(canister)).init_args("({alice})").target()).invariant(on_reply(
+        "only the owner hands the registry over",
+        |w| w.query::<_, (Principal,)>("registry", "owner", ()).map(|(owner,)| owner),
+        |call, before, after| {
+            if before == after || call.caller == *before {
+                Ok(())
+            } else {
+                Err(format!("{} (step {}) changed the owner from {before} to {after}", call.caller_name, call.step + 1))
+            }
+        },
+    ))
 }

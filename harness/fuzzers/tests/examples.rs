@@ -82,4 +82,5 @@ pairs!(
     oversized_growth,
     upgrade_outage,
     whole_allowance,
+    owner_handover,
 );

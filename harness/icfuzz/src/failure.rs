@@ -61,7 +61,9 @@ mod tests {
     #[test]
     fn failures_that_say_why_get_a_hint() {
         let hint = |message: &str| FailureCause::of(message).map(FailureCause::hint);
-        assert!(hint("Canister trapped: deposit needs at least 1000 cycles attached").unwrap().contains("only a canister"));
+        assert!(hint("Canister trapped: deposit needs at least 1000 cycles attached")
+            .unwrap()
+            .contains("only a canister"));
         assert!(hint("Canister trapped: failed to decode call arguments: Custom(...)").unwrap().contains("--did"));
         assert_eq!(FailureCause::of("2vxsx-fae is not the owner"), Some(FailureCause::ChecksCaller));
         assert!(hint("2vxsx-fae is not the owner").unwrap().contains("checks the caller"));

@@ -3,4 +3,6 @@
 //! `target/debug/whole_allowance -runs=3000 -artifact_prefix=out/`.
 #![no_main]
 
-icfuzz::fuzz_target!(icfuzz_fuzzers::examples::example("whole_allowance").expect("a known example").fuzz_target_harness());
+icfuzz::fuzz_target!(icfuzz_fuzzers::examples::example("whole_allowance")
+    .expect("a known example")
+    .fuzz_target_harness());

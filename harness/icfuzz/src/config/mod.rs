@@ -263,6 +263,17 @@ pub struct InvariantConfig {
     /// `invariant` (default) or `lock` (a lock that is never released).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Judge only steps after which one of these methods (`canister.method`, `canister.*`) replied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_calls: Vec<String>,
+    /// Judge only steps after which a call by one of these replied: actors, adversaries, or queries for a principal
+    /// (`old(registry.owner())`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_calls_by: Vec<String>,
+    /// Do not judge steps during which a call by one of these was alive: actors, adversaries, or queries for a
+    /// principal (`old(registry.owner())`: the owner before the step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unless_calls_by: Vec<String>,
 }
 
 /// An `[[access]]` table.
@@ -551,7 +562,15 @@ impl Loaded {
                 Some("lock") => FindingKind::LockNeverReleased,
                 Some(other) => return Err(e(format!("[[invariant]] `{name}`: unknown kind `{other}` (invariant or lock)"))),
             };
-            let comparison = Comparison::new(&name, parse(left)?, op, parse(right)?).at_quiescence(inv.at_quiescence).kind(kind);
+            fn strs(v: &[String]) -> Vec<&str> {
+                v.iter().map(String::as_str).collect()
+            }
+            let comparison = Comparison::new(&name, parse(left)?, op, parse(right)?)
+                .at_quiescence(inv.at_quiescence)
+                .kind(kind)
+                .unless_calls_by(&strs(&inv.unless_calls_by))
+                .and_then(|c| c.after_calls(&strs(&inv.after_calls), &strs(&inv.after_calls_by)))
+                .map_err(|m| e(format!("[[invariant]] `{name}`: {m}")))?;
             builder = builder.invariant(comparison);
         }
         for rule in &config.access {
@@ -681,7 +700,15 @@ mod tests {
     #[test]
     fn a_config_round_trips_through_toml() {
         let mut config = Config::for_wasm(Path::new("/tmp/bank.wasm"), None);
-        config.invariants.push(InvariantConfig { name: None, check: "bank.x() >= 0".into(), at_quiescence: true, kind: None });
+        config.invariants.push(InvariantConfig {
+            name: None,
+            check: "bank.x() >= 0".into(),
+            at_quiescence: true,
+            kind: None,
+            after_calls: Vec::new(),
+            after_calls_by: Vec::new(),
+            unless_calls_by: Vec::new(),
+        });
         assert_eq!(Config::parse(&config.to_toml()).unwrap(), config);
         assert_eq!(config.canisters[0].name, "bank");
     }

@@ -5,12 +5,18 @@
 //! for principals), optionally followed by a path into the reply (`.field`, `.0`, `.Ok`) and a factor (`* 10`),
 //! or a Candid literal (`100`, `false`, `"open"`, `principal "aaaaa-aa"`). Numbers of any Candid width compare
 //! as integers; anything else compares for (in)equality.
+//!
+//! `old(query)` is the query's value before the step (on the state after setup for the first step; for an
+//! invariant checked at quiescence, at the last check), so a check can say what a step may change:
+//! `registry.owner() == old(registry.owner())`. Which steps a comparison judges can be narrowed to the steps in
+//! which given methods replied to given callers, or to the steps during which no call of given callers was alive
+//! ([`Comparison::after_calls`], [`Comparison::unless_calls_by`]).
 
 use std::collections::BTreeMap;
 
 use candid::types::value::{IDLField, IDLValue};
 use candid::types::Label;
-use candid::Int;
+use candid::{Int, Principal};
 
 use super::{FindingKind, Invariant, World};
 use crate::environment::substitute;
@@ -101,6 +107,13 @@ enum Source {
         names: Option<FieldNames>,
     },
     Literal(IDLValue),
+    /// `old(query)`: the query's value before the step.
+    Old {
+        /// The query.
+        inner: Box<Operand>,
+        /// Its value after the last evaluation (or on the state after setup): the value before the next step.
+        before: Option<IDLValue>,
+    },
     /// A Candid value naming actors or canisters (`{controller}`, `opt {alice}`): parsed once the names are known.
     Template {
         /// The text, with placeholders.
@@ -117,6 +130,17 @@ impl Operand {
     pub fn parse(text: &str) -> Result<Operand, String> {
         let trimmed = text.trim();
         let (body, factor) = split_factor(trimmed)?;
+        if let Some(inner) = old_argument(body).map_err(|e| format!("`{trimmed}`: {e}"))? {
+            let inner = Operand::parse(inner)?;
+            if !matches!(inner.source, Source::Query { .. }) {
+                return Err(format!(
+                    "`{trimmed}`: old(...) takes a query, `canister.method(args)`: anything else is the same before a step \
+                     as after it"
+                ));
+            }
+            let source = Source::Old { inner: Box::new(inner), before: None };
+            return Ok(Operand { text: trimmed.into(), source, path: Vec::new(), factor });
+        }
         if let Some((canister, method, args, rest)) = split_query(body) {
             let path = parse_path(rest).map_err(|e| format!("`{trimmed}`: {e}"))?;
             let source =
@@ -134,10 +158,23 @@ impl Operand {
         Ok(Operand { text: trimmed.into(), source: Source::Literal(value), path: Vec::new(), factor })
     }
 
-    /// Evaluates the operand now.
+    /// Before a scenario, on the state after setup: `old(...)` records the value its first evaluation returns
+    /// (unknown if the query fails: that evaluation then returns the value it sees).
+    pub(crate) fn start(&mut self, world: &mut World<'_>) {
+        if let Source::Old { inner, before } = &mut self.source {
+            *before = inner.eval(world).ok();
+        }
+    }
+
+    /// Evaluates the operand now (`old(...)`: the value its query had at the previous evaluation, which the query's
+    /// value now replaces).
     pub(crate) fn eval(&mut self, world: &mut World<'_>) -> Result<IDLValue, String> {
         let mut value = match &mut self.source {
             Source::Literal(v) => v.clone(),
+            Source::Old { inner, before } => {
+                let now = inner.eval(world)?;
+                before.replace(now.clone()).unwrap_or(now)
+            }
             Source::Template { text, value } => {
                 if value.is_none() {
                     let substituted = substitute(text, world.names()).map_err(|e| e.to_string())?;
@@ -290,7 +327,12 @@ fn split_query(text: &str) -> Option<(&str, &str, &str, &str)> {
         return None;
     }
     let open = canister_len + 1 + method_len;
-    // Find the matching parenthesis, skipping Candid strings.
+    let close = matching_paren(text, open)?;
+    Some((&text[..canister_len], &after_dot[..method_len], &text[open..=close], &text[close + 1..]))
+}
+
+/// The index of the parenthesis closing the one at `open`, skipping Candid strings.
+fn matching_paren(text: &str, open: usize) -> Option<usize> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for (i, c) in text[open..].char_indices() {
         if in_string {
@@ -308,14 +350,27 @@ fn split_query(text: &str) -> Option<(&str, &str, &str, &str)> {
             ')' => {
                 depth -= 1;
                 if depth == 0 {
-                    let close = open + i;
-                    return Some((&text[..canister_len], &after_dot[..method_len], &text[open..=close], &text[close + 1..]));
+                    return Some(open + i);
                 }
             }
             _ => {}
         }
     }
     None
+}
+
+/// `old(x)` → `x`; `None` for any other operand.
+fn old_argument(text: &str) -> Result<Option<&str>, String> {
+    let Some(rest) = text.strip_prefix("old") else { return Ok(None) };
+    if !rest.trim_start().starts_with('(') {
+        return Ok(None);
+    }
+    let open = text.len() - rest.trim_start().len();
+    let close = matching_paren(text, open).ok_or("old(...) is not closed")?;
+    if !text[close + 1..].trim().is_empty() {
+        return Err("write what follows old(...) inside it: old(canister.method(args).field)".into());
+    }
+    Ok(Some(&text[open + 1..close]))
 }
 
 fn parse_path(rest: &str) -> Result<Vec<PathElem>, String> {
@@ -415,6 +470,42 @@ fn normalized(value: &IDLValue) -> IDLValue {
     }
 }
 
+/// A caller a comparison's step filter names: an actor or adversary, or a query for a principal (`old(...)`: the
+/// principal before the step, such as the owner a step may hand over from).
+#[derive(Clone, Debug)]
+enum Caller {
+    Named(String),
+    Value(Operand),
+}
+
+impl Caller {
+    fn parse(text: &str) -> Result<Caller, String> {
+        if !text.contains('(') {
+            return Ok(Caller::Named(text.trim().to_owned()));
+        }
+        let operand = Operand::parse(text)?;
+        match operand.source {
+            Source::Query { .. } | Source::Old { .. } => Ok(Caller::Value(operand)),
+            _ => Err(format!("`{text}`: a caller is a name or a query for a principal")),
+        }
+    }
+
+    /// The caller's principal now (a query is evaluated, so `old(...)` follows every step).
+    fn principal(&mut self, world: &mut World<'_>) -> Result<Principal, String> {
+        match self {
+            Caller::Named(name) => world.principal(name),
+            Caller::Value(operand) => match operand.eval(world)? {
+                IDLValue::Principal(p) => Ok(p),
+                IDLValue::Opt(inner) => match *inner {
+                    IDLValue::Principal(p) => Ok(p),
+                    other => Err(format!("`{}` = {other}, not a principal", operand.text)),
+                },
+                other => Err(format!("`{}` = {other}, not a principal", operand.text)),
+            },
+        }
+    }
+}
+
 /// A declarative invariant: `left op right`.
 #[derive(Clone, Debug)]
 pub struct Comparison {
@@ -424,12 +515,75 @@ pub struct Comparison {
     right: Operand,
     at_quiescence: bool,
     kind: FindingKind,
+    /// Judged only after steps in which one of these methods, `(canister, method or "*")`, replied (any, if empty).
+    after_methods: Vec<(String, String)>,
+    /// Judged only after steps in which a call of one of these callers replied (anyone's, if empty).
+    after_callers: Vec<Caller>,
+    /// Not judged in steps during which a call of one of these callers was alive (submitted, in flight, completed).
+    unless_callers: Vec<Caller>,
 }
 
 impl Comparison {
     /// `left op right`, checked after every step (see [`Comparison::at_quiescence`]).
     pub fn new(name: &str, left: Operand, op: Op, right: Operand) -> Comparison {
-        Comparison { name: name.to_owned(), left, op, right, at_quiescence: false, kind: FindingKind::Invariant }
+        Comparison {
+            name: name.to_owned(),
+            left,
+            op,
+            right,
+            at_quiescence: false,
+            kind: FindingKind::Invariant,
+            after_methods: Vec::new(),
+            after_callers: Vec::new(),
+            unless_callers: Vec::new(),
+        }
+    }
+
+    /// Judge only the steps after which one of `methods` (`canister.method`, or `canister.*` for any of its
+    /// methods; any method if empty) replied to one of `callers` (actors, adversaries; anyone if empty): "after a
+    /// withdrawal by bob, ...". The operands are still evaluated after every step, so `old(...)` is always the
+    /// value before the step.
+    pub fn after_calls(mut self, methods: &[&str], callers: &[&str]) -> Result<Self, String> {
+        for m in methods {
+            let (canister, method) = m
+                .split_once('.')
+                .filter(|(c, m)| !c.is_empty() && !m.is_empty())
+                .ok_or_else(|| format!("`{m}`: expected `canister.method` or `canister.*`"))?;
+            self.after_methods.push((canister.to_owned(), method.to_owned()));
+        }
+        for c in callers {
+            self.after_callers.push(Caller::parse(c)?);
+        }
+        Ok(self)
+    }
+
+    /// Do not judge steps during which a call of one of `callers` was alive (submitted before or during the step
+    /// and completed during or after it). A caller is an actor or adversary, or a query for a principal:
+    /// "only the owner changes the owner" is `registry.owner() == old(registry.owner())` unless calls by
+    /// `old(registry.owner())`, the owner before the step.
+    pub fn unless_calls_by(mut self, callers: &[&str]) -> Result<Self, String> {
+        for c in callers {
+            self.unless_callers.push(Caller::parse(c)?);
+        }
+        Ok(self)
+    }
+
+    /// Whether this step is one the comparison judges, given the principals of its callers.
+    fn judges(&self, world: &World<'_>, after: &[Principal], unless: &[Principal]) -> bool {
+        if !self.after_methods.is_empty() || !self.after_callers.is_empty() {
+            let method_matches = |canister: &str, method: &str| {
+                self.after_methods.is_empty() || self.after_methods.iter().any(|(c, m)| c == canister && (m == "*" || m == method))
+            };
+            let replied = world.step_calls().iter().any(|c| {
+                c.result.is_ok() && method_matches(&c.canister, &c.method) && (after.is_empty() || after.contains(&c.caller))
+            });
+            if !replied {
+                return false;
+            }
+        }
+        let in_flight = world.in_flight_callers().filter_map(|name| world.principal(name).ok());
+        let mut alive = world.step_calls().iter().map(|c| c.caller).chain(in_flight);
+        !alive.any(|caller| unless.contains(&caller))
     }
 
     /// Check only when nothing is in flight.
@@ -455,9 +609,25 @@ impl Invariant for Comparison {
     fn at_quiescence(&self) -> bool {
         self.at_quiescence
     }
+    fn start(&mut self, world: &mut World<'_>) {
+        self.left.start(world);
+        self.right.start(world);
+        for caller in self.after_callers.iter_mut().chain(&mut self.unless_callers) {
+            if let Caller::Value(operand) = caller {
+                operand.start(world);
+            }
+        }
+    }
     fn check(&mut self, world: &mut World<'_>) -> Result<(), String> {
-        let left = self.left.eval(world)?;
-        let right = self.right.eval(world)?;
+        // Both sides first, on every step: `old(...)` must see every state to know the one before the next step.
+        let left = self.left.eval(world);
+        let right = self.right.eval(world);
+        let after: Result<Vec<Principal>, String> = self.after_callers.iter_mut().map(|c| c.principal(world)).collect();
+        let unless: Result<Vec<Principal>, String> = self.unless_callers.iter_mut().map(|c| c.principal(world)).collect();
+        let (left, right, after, unless) = (left?, right?, after?, unless?);
+        if !self.judges(world, &after, &unless) {
+            return Ok(());
+        }
         let holds = match (to_int(&left), to_int(&right)) {
             (Some(l), Some(r)) => self.op.holds(l.cmp(&r)),
             _ => match self.op {

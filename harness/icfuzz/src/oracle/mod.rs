@@ -242,8 +242,11 @@ pub trait Oracle: Send {
         let _ = world;
         None
     }
-    /// Before every scenario: forget what the last one noted.
-    fn start(&mut self) {}
+    /// Before every scenario, on the state after setup: forget what the last scenario noted, record what the
+    /// first step is compared with.
+    fn start(&mut self, world: &mut World<'_>) {
+        let _ = world;
+    }
     /// Whether this oracle learns from the session's calibration ([`Oracle::calibrate`]); the session makes the
     /// calibration runs only when one does.
     fn wants_calibration(&self) -> bool {
@@ -390,6 +393,8 @@ pub struct World<'a> {
     pub(crate) events: &'a [Event],
     /// Upgrades of the current step that failed: (canister name, reject).
     pub(crate) failed_upgrades: &'a [(String, crate::backend::Reject)],
+    /// Callers (by name) of the calls submitted and not completed yet, after the current step.
+    pub(crate) in_flight_callers: &'a [&'a str],
     pub(crate) step: usize,
     pub(crate) quiescent: bool,
     /// Whether the step may have changed state an invariant reads (a step that only submitted a call or
@@ -445,6 +450,12 @@ impl World<'_> {
     /// Calls the current step completed.
     pub fn step_calls(&self) -> &[CallRecord] {
         &self.calls[self.step_calls.min(self.calls.len())..]
+    }
+
+    /// Names of the callers (actors, adversaries) of the calls still in flight after the current step; with
+    /// [`World::step_calls`], the calls that were alive during it.
+    pub fn in_flight_callers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.in_flight_callers.iter().copied()
     }
 
     /// Typed engine events of the current step (deliveries, executions with their traps), oldest first; empty on
@@ -519,6 +530,12 @@ pub trait Invariant: Send {
     /// Checked only when no message is in flight (nothing deliverable, no call awaiting an answer).
     fn at_quiescence(&self) -> bool {
         false
+    }
+    /// Before every scenario, on the state after setup: a temporal invariant records the values its first check
+    /// compares with (`old(...)`, the state before a reply). An error (the canister cannot be queried) leaves
+    /// them unknown, and the first check then compares with the state it sees.
+    fn start(&mut self, world: &mut World<'_>) {
+        let _ = world;
     }
     /// Checks the property.
     fn check(&mut self, world: &mut World<'_>) -> Result<(), String>;

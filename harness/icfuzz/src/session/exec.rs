@@ -82,9 +82,11 @@ impl<'s, B: Backend> Exec<'s, B> {
     pub(super) fn run(mut self, scenario: &Scenario) -> Result<Execution, Error> {
         let controller = self.env.controller;
         self.logs_seen = self.env.canisters.iter().map(|c| self.b.log_len(c.id, controller)).collect();
-        for oracle in self.oracles.iter_mut() {
-            oracle.start();
-        }
+        // The state after setup, before the first step: what temporal invariants compare the first step with.
+        self.judge(0, 0, false, false, |oracle, world| {
+            oracle.start(world);
+            None::<()>
+        });
         let mut resolved = scenario.clone();
         let mut trace = Vec::with_capacity(scenario.steps.len() + 1);
         let mut busy = false;
@@ -166,46 +168,45 @@ impl<'s, B: Backend> Exec<'s, B> {
             self.perform(op)?;
         }
         self.collect_events();
-        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
-        let mut world = World {
-            backend: &mut **b as &mut dyn Backend,
-            env,
-            calls,
-            step_calls: calls.len(),
-            events,
-            failed_upgrades,
-            step: end,
-            quiescent: true,
-            changed: true,
-            unavailable: false,
-        };
-        let mut found = None;
-        for oracle in oracles.iter_mut() {
-            if let Some(f) = oracle.at_end(&mut world) {
-                found = Some(f);
-                break;
-            }
-        }
-        b.discard_events();
+        let step_calls = self.calls.len();
+        let found = self.judge(end, step_calls, true, true, |oracle, world| oracle.at_end(world));
         Ok(found)
     }
 
     /// The oracles' last word on a scenario that ended with no finding (low-severity findings noted on the way).
     fn after_scenario(&mut self, end: usize) -> Option<Finding> {
-        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
+        let step_calls = self.calls.len();
+        self.judge(end, step_calls, false, false, |oracle, world| oracle.after_scenario(world))
+    }
+
+    /// Shows the oracles the world at `step` (the calls from index `step_calls` on are the step's), one after the
+    /// other until one has something to say; the oracles' own queries are then forgotten, as they are not part of
+    /// the scenario.
+    fn judge<T>(
+        &mut self,
+        step: usize,
+        step_calls: usize,
+        quiescent: bool,
+        changed: bool,
+        mut ask: impl FnMut(&mut dyn Oracle, &mut World<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let Exec { env, b, oracles, calls, events, failed_upgrades, in_flight, .. } = self;
+        // Borrowed names: nothing is allocated unless calls are in flight.
+        let in_flight_callers: Vec<&str> = in_flight.iter().map(|(_, call)| call.caller_name.as_str()).collect();
         let mut world = World {
             backend: &mut **b as &mut dyn Backend,
             env,
             calls,
-            step_calls: calls.len(),
+            step_calls,
             events,
             failed_upgrades,
-            step: end,
-            quiescent: false,
-            changed: false,
+            in_flight_callers: &in_flight_callers,
+            step,
+            quiescent,
+            changed,
             unavailable: false,
         };
-        let found = oracles.iter_mut().find_map(|o| o.after_scenario(&mut world));
+        let found = oracles.iter_mut().find_map(|oracle| ask(oracle.as_mut(), &mut world));
         b.discard_events();
         found
     }
@@ -647,29 +648,8 @@ impl<'s, B: Backend> Exec<'s, B> {
         self.push_logs();
         let changed = changed || self.calls.len() > calls_before;
         let quiescent = self.needs_quiescence && self.quiescent().unwrap_or(false);
-        let Exec { env, b, oracles, calls, events, failed_upgrades, .. } = self;
-        let mut world = World {
-            backend: &mut **b as &mut dyn Backend,
-            env,
-            calls,
-            step_calls: calls_before,
-            events,
-            failed_upgrades,
-            step: index,
-            quiescent,
-            changed,
-            unavailable: false,
-        };
-        let mut found = None;
-        for oracle in oracles.iter_mut() {
-            if let Some(f) = oracle.after_step(&mut world) {
-                found = Some(f);
-                break;
-            }
-        }
-        failed_upgrades.clear();
-        // The oracles' queries are not part of the scenario.
-        b.discard_events();
+        let found = self.judge(index, calls_before, quiescent, changed, |oracle, world| oracle.after_step(world));
+        self.failed_upgrades.clear();
         found
     }
 

@@ -239,6 +239,7 @@ impl<B: Backend> Session<B> {
             step_calls: 0,
             events: &[],
             failed_upgrades: &[],
+            in_flight_callers: &[],
             step: 0,
             quiescent: true,
             changed: true,

@@ -1,7 +1,8 @@
 //! The built-in oracles fire on the bugs they name, and invariants are checked when they should be.
 
-use icfuzz::oracle::invariants::invariant;
-use icfuzz::{CanisterSpec, Environment, FindingKind, Harness, Oracles, ScriptAction, Severity, Step};
+use icfuzz::oracle::declarative::{Comparison, Op, Operand};
+use icfuzz::oracle::invariants::{invariant, on_reply};
+use icfuzz::{AdversarySpec, CanisterSpec, Environment, FindingKind, Harness, Oracles, ScriptAction, Severity, Step};
 
 use crate::*;
 
@@ -305,4 +306,124 @@ fn a_new_trap_can_be_muted_or_turned_off_and_never_hides_a_worse_finding() {
     steps.push(call("alice", "token", "approve", "({bob}, 7 : nat64)"));
     let f = run(&mut h, steps).finding.expect("found");
     assert_eq!(f.kind, FindingKind::Invariant, "{f}");
+}
+
+/// The owner_handover registry, owned by alice, with an attacker canister and one invariant.
+fn registry(twin: &str, property: impl icfuzz::Invariant + 'static) -> Harness {
+    Environment::builder()
+        .user("alice")
+        .user("bob")
+        .adversary_wasm(icfuzz_test_canisters::wasm("adversary"))
+        .adversary(AdversarySpec::new("mallory"))
+        .canister(CanisterSpec::new("registry", icfuzz_test_canisters::wasm(&format!("owner_handover_{twin}"))).init_args("({alice})").target())
+        .invariant(property)
+        .build()
+        .unwrap()
+}
+
+fn handover(by: &str, from: &str, to: &str) -> Step {
+    call(by, "registry", "set_owner", &format!("(record {{ current_owner = {{{from}}}; new_owner = {{{to}}} }})"))
+}
+
+fn attack(method: &str, args: &str) -> Step {
+    Step::Attack { attacker: "mallory".into(), canister: "registry".into(), method: method.into(), args: args.into(), bounded_wait: false, cycles: 0 }
+}
+
+fn owner_unchanged_unless_users_call() -> Comparison {
+    let parse = |text: &str| Operand::parse(text).unwrap();
+    Comparison::new("the owner changes only by users' calls", parse("registry.owner()"), Op::Eq, parse("old(registry.owner())"))
+        .unless_calls_by(&["alice", "bob"])
+        .unwrap()
+}
+
+#[test]
+fn old_is_the_value_before_each_step() {
+    let mut h = registry("vulnerable", owner_unchanged_unless_users_call());
+    // Legitimate handovers happen during users' calls, which the check leaves out.
+    let quiet = || Step::RunUntilQuiet;
+    assert_eq!(run(&mut h, vec![handover("alice", "alice", "bob"), quiet(), handover("bob", "bob", "alice"), quiet()]).finding, None);
+    // After a handover, old(...) is the new owner: a later step that changes nothing is fine (were old(...) the
+    // owner after setup, this would fire).
+    let refused_fee = attack("set_fee", "(1 : nat64)");
+    assert_eq!(run(&mut h, vec![handover("alice", "alice", "bob"), quiet(), refused_fee, quiet()]).finding, None);
+    // The attacker canister takes the registry over: the owner changed in a step no user's call was alive in.
+    let takeover = attack("set_owner", "(record { current_owner = {bob}; new_owner = {mallory} })");
+    let f = run(&mut h, vec![handover("alice", "alice", "bob"), quiet(), takeover.clone(), quiet()]).finding.expect("found");
+    assert_eq!((f.kind, f.step), (FindingKind::Invariant, 3), "{f}");
+    assert!(f.message.contains("old(registry.owner()) = principal"), "{f}");
+    // The fixed twin refuses the attacker.
+    let mut fixed = registry("fixed", owner_unchanged_unless_users_call());
+    assert_eq!(run(&mut fixed, vec![handover("alice", "alice", "bob"), quiet(), takeover, quiet()]).finding, None);
+    // With the owner before the step as the only caller left out, bob's takeover is found too, and a chain of
+    // legitimate handovers (alice to the attacker canister, which hands it on) is not.
+    let owner_only = || {
+        let parse = |text: &str| Operand::parse(text).unwrap();
+        Comparison::new("only the owner changes the owner", parse("registry.owner()"), Op::Eq, parse("old(registry.owner())"))
+            .unless_calls_by(&["old(registry.owner())"])
+            .unwrap()
+    };
+    let chain = vec![handover("alice", "alice", "mallory"), quiet(), attack("set_owner", "(record { current_owner = {mallory}; new_owner = {bob} })"), quiet()];
+    assert_eq!(run(&mut registry("fixed", owner_only()), chain).finding, None);
+    let f = run(&mut registry("vulnerable", owner_only()), vec![handover("bob", "alice", "bob"), quiet()]).finding.expect("found");
+    assert_eq!(f.kind, FindingKind::Invariant, "{f}");
+    assert!(Comparison::new("x", Operand::parse("registry.fee()").unwrap(), Op::Eq, Operand::parse("1").unwrap()).unless_calls_by(&["old(5)"]).is_err());
+    // The first step is compared with the state after setup.
+    let first = vec![attack("set_owner", "(record { current_owner = {alice}; new_owner = {mallory} })"), quiet()];
+    assert!(run(&mut registry("vulnerable", owner_unchanged_unless_users_call()), first).finding.is_some());
+    // The takeover completing in the same step as one of alice's calls is left out: no guess about who did what.
+    let mut h = registry("vulnerable", owner_unchanged_unless_users_call());
+    let steps = vec![attack("set_owner", "(record { current_owner = {alice}; new_owner = {mallory} })"), call("alice", "registry", "fee", "()"), quiet()];
+    assert_eq!(run(&mut h, steps).finding, None);
+}
+
+#[test]
+fn a_comparison_can_judge_only_the_steps_after_given_replies() {
+    let parse = |text: &str| Operand::parse(text).unwrap();
+    let fee_is_10 = || {
+        Comparison::new("fee is 10 after bob's set_fee", parse("registry.fee()"), Op::Eq, parse("10"))
+            .after_calls(&["registry.set_fee"], &["bob"])
+            .unwrap()
+    };
+    // alice's fee change is not judged; bob's refused set_fee still replies (an `Err` value), and is.
+    let mut h = registry("fixed", fee_is_10());
+    let alice_sets = call("alice", "registry", "set_fee", "(5 : nat64)");
+    assert_eq!(run(&mut h, vec![alice_sets.clone()]).finding, None);
+    let f = run(&mut h, vec![alice_sets, Step::RunUntilQuiet, call("bob", "registry", "set_fee", "(7 : nat64)"), Step::RunUntilQuiet]).finding.expect("found");
+    assert_eq!(f.step, 3, "judged when bob's call replied: {f}");
+    assert!(Comparison::new("x", parse("registry.fee()"), Op::Eq, parse("1")).after_calls(&["set_fee"], &[]).is_err());
+    // old(...) takes a query, and nothing after it.
+    assert!(Operand::parse("old(5)").unwrap_err().contains("takes a query"));
+    assert!(Operand::parse("old(registry.owner()).x").unwrap_err().contains("inside it"));
+    assert!(Operand::parse("old(old(registry.owner()))").is_err());
+    assert!(Operand::parse("old(registry.owner()) * 2").is_ok());
+}
+
+#[test]
+fn on_reply_sees_each_reply_with_the_state_before_and_after_its_step() {
+    let only_the_owner = || {
+        on_reply(
+            "only the owner hands over",
+            |w| w.query::<_, (candid::Principal,)>("registry", "owner", ()).map(|(owner,)| owner),
+            |call, before, after| {
+                if before == after || call.caller == *before {
+                    Ok(())
+                } else {
+                    Err(format!("{} changed the owner from {before} to {after}", call.caller_name))
+                }
+            },
+        )
+    };
+    let mut h = registry("vulnerable", only_the_owner());
+    assert_eq!(run(&mut h, vec![handover("alice", "alice", "bob"), handover("bob", "bob", "alice")]).finding, None);
+    // bob is a user, not the owner: the declarative check above leaves his calls out, this one does not.
+    let f = run(&mut h, vec![handover("bob", "alice", "bob")]).finding.expect("found");
+    assert!(f.message.starts_with("bob changed the owner"), "{f}");
+    let mut fixed = registry("fixed", only_the_owner());
+    assert_eq!(run(&mut fixed, vec![handover("bob", "alice", "bob")]).finding, None);
+    // alice hands over to bob and bob, now the owner, on to mallory, both replying in one step: neither call alone
+    // owns the change from alice to mallory, so the step is not judged.
+    let both = vec![handover("alice", "alice", "bob"), handover("bob", "bob", "mallory"), Step::RunUntilQuiet];
+    let e = run(&mut fixed, both);
+    assert_eq!(e.calls.iter().filter(|c| c.method == "set_owner").count(), 2);
+    assert_eq!(e.finding, None, "{}", icfuzz::report::render_trace(&e));
 }

@@ -15,6 +15,10 @@ impl Oracle for InvariantOracle {
         self.0.at_quiescence()
     }
 
+    fn start(&mut self, world: &mut World<'_>) {
+        self.0.start(world);
+    }
+
     fn after_step(&mut self, world: &mut World<'_>) -> Option<Finding> {
         if !world.changed || (self.0.at_quiescence() && !world.quiescent) {
             return None;

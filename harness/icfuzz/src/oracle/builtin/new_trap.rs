@@ -35,7 +35,7 @@ impl Oracle for NewTrap {
         "new trap"
     }
 
-    fn start(&mut self) {
+    fn start(&mut self, _world: &mut World<'_>) {
         self.pending = None;
     }
 
