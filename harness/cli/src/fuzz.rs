@@ -62,6 +62,10 @@ pub struct FuzzArgs {
     /// Stop at the first high-severity finding (a low-severity one, such as a new trap, never stops the run).
     #[arg(long)]
     pub stop_on_first: bool,
+    /// Also write the campaign's findings (every one, low-severity included) as SARIF 2.1.0 for code-scanning
+    /// dashboards; written with no result when nothing was found.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
     /// Minimize each new finding at the end and print its trace (low-severity findings are minimized anyway).
     #[arg(long)]
     pub minimize: bool,
@@ -572,6 +576,14 @@ fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode
     }
     let findings = shared.findings.lock().expect("lock");
     let new: Vec<String> = shared.new_findings.lock().expect("lock").clone();
+    if let Some(path) = &args.sarif {
+        let reported: Vec<crate::sarif::Reported<'_>> = findings
+            .values()
+            .map(|r| crate::sarif::Reported { finding: &r.finding, scenario_path: r.json_path.as_deref(), count: r.count })
+            .collect();
+        crate::sarif::write(path, &reported)?;
+        eprintln!("icfuzz: SARIF written to {}", path.display());
+    }
     if findings.is_empty() {
         eprintln!("icfuzz: no finding");
         return Ok(ExitCode::SUCCESS);

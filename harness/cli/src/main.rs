@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod corpus;
 mod environment;
 mod files;
 mod fuzz;
@@ -15,6 +16,7 @@ mod init;
 mod minimize;
 mod regress;
 mod replay;
+mod sarif;
 mod triage;
 
 /// Fuzzing and adversarial testing for Internet Computer canisters.

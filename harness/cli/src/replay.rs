@@ -1,4 +1,5 @@
-//! `icfuzz replay`: run a crash's scenario again and print what happened.
+//! `icfuzz replay`: run a crash's scenario again and print what happened; with `--all`, every crash of a directory
+//! (a regression corpus in CI), failing if any still gives a finding.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,15 @@ use crate::{environment, files, EnvArgs};
 /// Options of `icfuzz replay`.
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// The crash: a scenario .json, or raw bytes from libFuzzer.
+    /// The crash: a scenario .json, or raw bytes from libFuzzer (with --all: a directory of them).
     pub crash: PathBuf,
+    /// Replay every crash file of the directory given (e.g. a regression corpus of minimized crashes): one line
+    /// each, exit code 1 if any still gives a finding, 2 if none does but a file could not be replayed.
+    #[arg(long, conflicts_with_all = ["json", "dry_run"])]
+    pub all: bool,
+    /// With --all: also write the findings as SARIF 2.1.0, for code-scanning dashboards.
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub sarif: Option<PathBuf>,
     #[command(flatten)]
     pub env: EnvArgs,
     /// Print the trace as JSON (steps, delivered messages, replies, logs, the finding).
@@ -41,6 +49,9 @@ pub enum Backend {
 
 /// Runs `icfuzz replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
+    if args.all {
+        return run_all(&args);
+    }
     let loaded = environment::for_crash(args.env.config.as_deref(), &args.crash)?;
     let mut harness = environment::build(&loaded, false)?;
     let crash = files::read_crash(&args.crash, &harness)?;
@@ -114,4 +125,46 @@ fn on_pocket_ic(args: &ReplayArgs, harness: &mut icfuzz::Harness, crash: &files:
         }
     }
     Ok(if replay.execution.finding.is_some() { crate::finding_code() } else { ExitCode::SUCCESS })
+}
+
+/// `icfuzz replay --all DIR`.
+fn run_all(args: &ReplayArgs) -> Result<ExitCode> {
+    if args.backend != Backend::Engine {
+        anyhow::bail!("--all replays on the embedded engine; confirm single crashes with --backend pocket-ic");
+    }
+    let loaded = environment::for_crash(args.env.config.as_deref(), &args.crash.join("crash"))?;
+    let mut harness = environment::build(&loaded, false)?;
+    let replayed = crate::corpus::replay_dir(&mut harness, &args.crash, false)?;
+    for path in &replayed.not_reproduced {
+        println!("clean    {}", path.display());
+    }
+    for r in &replayed.reproduced {
+        println!("FINDING  {}: {}", r.path.display(), r.finding);
+    }
+    for (path, error) in &replayed.unreadable {
+        println!("ERROR    {}: {error}", path.display());
+    }
+    println!(
+        "{} file(s): {} still give a finding, {} clean, {} could not be replayed",
+        replayed.files,
+        replayed.reproduced.len(),
+        replayed.not_reproduced.len(),
+        replayed.unreadable.len()
+    );
+    if let Some(path) = &args.sarif {
+        let findings: Vec<crate::sarif::Reported<'_>> = replayed
+            .reproduced
+            .iter()
+            .map(|r| crate::sarif::Reported { finding: &r.finding, scenario_path: Some(&r.path), count: 1 })
+            .collect();
+        crate::sarif::write(path, &findings)?;
+        println!("SARIF: {}", path.display());
+    }
+    Ok(if !replayed.reproduced.is_empty() {
+        crate::finding_code()
+    } else if !replayed.unreadable.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

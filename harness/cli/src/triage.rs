@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use icfuzz::minimize::{minimize, MinimizeOptions};
 use icfuzz::{Finding, Scenario};
 
-use crate::{environment, files, EnvArgs};
+use crate::{corpus, environment, files, EnvArgs};
 
 /// Options of `icfuzz triage`.
 #[derive(Args, Debug)]
@@ -37,47 +37,20 @@ struct Member {
 pub fn run(args: TriageArgs) -> Result<ExitCode> {
     let loaded = environment::for_crash(args.env.config.as_deref(), &args.dir.join("crash"))?;
     let mut harness = environment::build(&loaded, false)?;
-    let paths = files::crash_files(&args.dir)?;
-    // Earlier minimizations are copies of crashes already here: they do not count as crashes of their own.
-    let (minimized, paths): (Vec<PathBuf>, Vec<PathBuf>) = paths
-        .into_iter()
-        .partition(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("minimized-")));
+    let replayed = corpus::replay_dir(&mut harness, &args.dir, true)?;
     let mut buckets: BTreeMap<String, Vec<Member>> = BTreeMap::new();
-    let mut not_reproduced = Vec::new();
-    let mut unreadable = Vec::new();
-    for path in &paths {
-        // One bad file does not stop the triage of the others (ripgrep's habit): it is reported and skipped.
-        let crash = match files::read_crash(path, &harness) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("icfuzz: skipping {}: {e:#}", path.display());
-                unreadable.push(serde_json::json!({ "path": path.display().to_string(), "error": format!("{e:#}") }));
-                continue;
-            }
-        };
-        let execution = match harness.run(&crash.scenario) {
-            Ok(e) => e,
-            // A scenario that does not fit this environment (unknown names, arguments of the wrong type) is that
-            // file's problem; a harness failure is everyone's.
-            Err(e @ (icfuzz::Error::Scenario(_) | icfuzz::Error::Interface(_))) => {
-                eprintln!("icfuzz: skipping {}: {e}", path.display());
-                unreadable.push(serde_json::json!({ "path": path.display().to_string(), "error": e.to_string() }));
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("running {}", path.display())),
-        };
-        match execution.finding {
-            Some(finding) => buckets.entry(finding.signature()).or_default().push(Member {
-                path: path.clone(),
-                scenario: crash.scenario,
-                finding,
-            }),
-            None => not_reproduced.push(path.display().to_string()),
-        }
+    for r in replayed.reproduced {
+        buckets.entry(r.finding.signature()).or_default().push(Member { path: r.path, scenario: r.scenario, finding: r.finding });
     }
+    let not_reproduced: Vec<String> = replayed.not_reproduced.iter().map(|p| p.display().to_string()).collect();
+    let unreadable: Vec<serde_json::Value> = replayed
+        .unreadable
+        .iter()
+        .map(|(path, error)| serde_json::json!({ "path": path.display().to_string(), "error": error }))
+        .collect();
 
     let mut report = Vec::new();
-    println!("{} crash file(s), {} bucket(s)\n", paths.len(), buckets.len());
+    println!("{} crash file(s), {} bucket(s)\n", replayed.files, buckets.len());
     println!("{:<3} {:<8} {:<28} {:>5} {:>9}  representative", "#", "kind", "where", "count", "steps");
     for (i, (signature, members)) in buckets.iter().enumerate() {
         let smallest = members.iter().min_by_key(|m| (m.scenario.steps.len(), m.path.clone())).expect("a bucket has members");
@@ -124,8 +97,8 @@ pub fn run(args: TriageArgs) -> Result<ExitCode> {
     if !not_reproduced.is_empty() {
         println!("\n{} file(s) no longer give a finding: {}", not_reproduced.len(), not_reproduced.join(", "));
     }
-    if !minimized.is_empty() {
-        println!("({} earlier minimized file(s) not counted)", minimized.len());
+    if replayed.minimized_skipped > 0 {
+        println!("({} earlier minimized file(s) not counted)", replayed.minimized_skipped);
     }
     let json_path = args.json.clone().unwrap_or_else(|| args.dir.join("triage.json"));
     let document = serde_json::json!({

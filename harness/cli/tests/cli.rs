@@ -16,6 +16,43 @@ fn repo() -> PathBuf {
     icfuzz_test_canisters::canisters_dir().parent().expect("the repository").to_owned()
 }
 
+/// An example's `icfuzz.toml` with absolute module paths (so a copy works anywhere), for the `twin` given.
+fn example_config(example: &str, twin: &str) -> String {
+    let source = repo().join("canisters/examples").join(example).join("icfuzz.toml");
+    let examples_dir = source.parent().unwrap().join("../../target/wasm32-unknown-unknown/release/examples/");
+    std::fs::read_to_string(&source)
+        .unwrap()
+        .replace("../../target/wasm32-unknown-unknown/release/examples/", examples_dir.to_str().unwrap())
+        .replace("_vulnerable.wasm", &format!("_{twin}.wasm"))
+}
+
+/// Checks a SARIF file against the SARIF 2.1.0 JSON schema that the serde-sarif crate ships (its source in cargo's
+/// registry, at the version Cargo.lock pins: the crate's schema, not a copy); returns the document.
+fn valid_sarif(path: &Path) -> serde_json::Value {
+    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"serde-sarif\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_owned())
+        .expect("serde-sarif is in Cargo.lock");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cargo"));
+    let schema_path = std::fs::read_dir(cargo_home.join("registry/src"))
+        .expect("cargo's registry sources")
+        .flatten()
+        .map(|index| index.path().join(format!("serde-sarif-{version}/src/schema.json")))
+        .find(|p| p.is_file())
+        .expect("serde-sarif's schema.json in cargo's registry");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&document).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{} is not valid SARIF 2.1.0: {errors:#?}", path.display());
+    document
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("icfuzz-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -360,11 +397,7 @@ fn every_example_config_finds_its_bug_and_not_in_the_fixed_twin() {
         assert!(found, "{}: expected `finding #…{expected}`: {}", example.name, show(&out));
 
         // The fixed twin: the same file with the other module (paths made absolute, as the copy lives elsewhere).
-        let toml = std::fs::read_to_string(&config).unwrap();
-        let examples_dir = config.parent().unwrap().join("../../target/wasm32-unknown-unknown/release/examples/");
-        let fixed = toml
-            .replace("../../target/wasm32-unknown-unknown/release/examples/", examples_dir.to_str().unwrap())
-            .replace("_vulnerable.wasm", "_fixed.wasm");
+        let fixed = example_config(example.name, "fixed");
         let fixed_config = dir.join(format!("{}-fixed.toml", example.name));
         std::fs::write(&fixed_config, fixed).unwrap();
         let out_fixed = dir.join(format!("{}-fixed", example.name));
@@ -379,9 +412,7 @@ fn every_example_config_finds_its_bug_and_not_in_the_fixed_twin() {
 #[test]
 fn a_new_trap_is_a_low_severity_finding_that_a_config_can_mute() {
     let dir = temp("new_trap");
-    let source = repo().join("canisters/examples/whole_allowance/icfuzz.toml");
-    let examples_dir = source.parent().unwrap().join("../../target/wasm32-unknown-unknown/release/examples/");
-    let toml = std::fs::read_to_string(&source).unwrap().replace("../../target/wasm32-unknown-unknown/release/examples/", examples_dir.to_str().unwrap());
+    let toml = example_config("whole_allowance", "vulnerable");
     let config = dir.join("icfuzz.toml");
     std::fs::write(&config, &toml).unwrap();
     let out_dir = dir.join("out");
@@ -408,6 +439,78 @@ fn a_new_trap_is_a_low_severity_finding_that_a_config_can_mute() {
     let out = icfuzz(&["fuzz", "--config", config.to_str().unwrap(), "--runs", "10", "--out", dir.join("blank").to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(text(&out.stderr).contains("mute_traps"), "{}", show(&out));
+}
+
+/// The CI recipe: a campaign writes SARIF, and `replay --all` judges a regression corpus — exit 1 while any file
+/// still finds something, 0 once the fix is in, 2 when a file cannot be replayed — with SARIF too.
+#[test]
+fn replay_all_judges_a_regression_corpus_and_findings_go_to_sarif() {
+    let dir = temp("replay_all");
+    let vulnerable = dir.join("vulnerable.toml");
+    std::fs::write(&vulnerable, example_config("whole_allowance", "vulnerable")).unwrap();
+    let fixed = dir.join("fixed.toml");
+    std::fs::write(&fixed, example_config("whole_allowance", "fixed")).unwrap();
+    let out_dir = dir.join("out");
+    let campaign_sarif = dir.join("campaign.sarif");
+    let out = icfuzz(&["fuzz", "--config", vulnerable.to_str().unwrap(), "--runs", "1500", "--seed", "1", "--out", out_dir.to_str().unwrap(), "--sarif", campaign_sarif.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let sarif = valid_sarif(&campaign_sarif);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{sarif}");
+    assert_eq!((results[0]["ruleId"].as_str(), results[0]["level"].as_str()), (Some("ICF-010"), Some("warning")), "{sarif}");
+    assert_eq!(results[0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "token.transfer_from", "{sarif}");
+    assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"], "ICF-010", "{sarif}");
+    // The check is not vacuous: a level SARIF does not know is refused.
+    let bad = dir.join("bad.sarif");
+    std::fs::write(&bad, std::fs::read_to_string(&campaign_sarif).unwrap().replace("\"warning\"", "\"severe\"")).unwrap();
+    assert!(std::panic::catch_unwind(|| valid_sarif(&bad)).is_err(), "an invalid level passes the schema");
+
+    // A regression corpus: the minimized reproducer and a scenario that finds nothing.
+    let corpus = dir.join("regression");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let minimized = std::fs::read_dir(out_dir.join("crashes")).unwrap().flatten().map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("minimized-"))
+        .expect("the low finding was minimized");
+    std::fs::copy(&minimized, corpus.join("whole-allowance.json")).unwrap();
+    std::fs::write(corpus.join("quiet.json"), r#"{"version": 1, "steps": []}"#).unwrap();
+    let replay_sarif = dir.join("replay.sarif");
+    let replay_all = |config: &Path| {
+        icfuzz(&["replay", "--all", corpus.to_str().unwrap(), "--config", config.to_str().unwrap(), "--sarif", replay_sarif.to_str().unwrap()])
+    };
+    let out = replay_all(&vulnerable);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FINDING") && stdout.contains("whole-allowance.json") && stdout.contains("clean") && stdout.contains("quiet.json"), "{stdout}");
+    assert!(stdout.contains("2 file(s): 1 still give a finding, 1 clean, 0 could not be replayed"), "{stdout}");
+    assert_eq!(valid_sarif(&replay_sarif)["runs"][0]["results"].as_array().unwrap().len(), 1);
+    // With the fix in, the same corpus passes, and its SARIF has no result.
+    let out = replay_all(&fixed);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(valid_sarif(&replay_sarif)["runs"][0]["results"].as_array().unwrap().is_empty());
+    // The CI script runs a short campaign and the corpus: the fixed twin passes, the vulnerable one fails.
+    let ci = |config: &Path, out: &str| {
+        Command::new(repo().join("ci/icfuzz-ci.sh"))
+            .env("ICFUZZ", env!("CARGO_BIN_EXE_icfuzz"))
+            .env("ICFUZZ_CONFIG", config)
+            .env("ICFUZZ_DURATION", "2s")
+            .env("ICFUZZ_REGRESSION", &corpus)
+            .env("ICFUZZ_OUT", dir.join(out))
+            .env("ICFUZZ_ARGS", "--seed 1 --jobs 1")
+            .output()
+            .expect("the CI script runs")
+    };
+    let out = ci(&fixed, "ci-fixed");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    valid_sarif(&dir.join("ci-fixed/campaign.sarif"));
+    valid_sarif(&dir.join("ci-fixed/regression.sarif"));
+    let out = ci(&vulnerable, "ci-vulnerable");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(text(&out.stdout).contains("regression corpus exit 1"), "{}", show(&out));
+    // A file that cannot be replayed fails the run with exit code 2 (no finding hides behind it).
+    std::fs::write(corpus.join("broken.json"), b"{\"steps\": 5}").unwrap();
+    let out = replay_all(&fixed);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(text(&out.stdout).contains("ERROR    ") && text(&out.stdout).contains("broken.json"), "{}", show(&out));
 }
 
 #[test]
