@@ -62,6 +62,11 @@ pub struct FuzzArgs {
     /// Stop at the first high-severity finding (a low-severity one, such as a new trap, never stops the run).
     #[arg(long)]
     pub stop_on_first: bool,
+    /// Stream the status as JSON lines to this file (`-`: stdout), one a second and a last one with
+    /// `"final": true`: elapsed time, scenarios and their rate, coverage, corpus, findings by bucket, the commonest
+    /// traps, what the engine does not implement. For dashboards.
+    #[arg(long, value_name = "FILE")]
+    pub json_status: Option<PathBuf>,
     /// Also write the campaign's findings (every one, low-severity included) as SARIF 2.1.0 for code-scanning
     /// dashboards; written with no result when nothing was found.
     #[arg(long, value_name = "FILE")]
@@ -305,17 +310,24 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     }
     let tty = std::io::stderr().is_terminal();
     let mut last_plain = Instant::now();
+    let mut last_json = Instant::now();
+    let mut json_status = args.json_status.as_deref().map(StatusSink::open).transpose()?;
     while workers.iter().any(|w| !w.is_finished()) {
         std::thread::sleep(Duration::from_millis(200));
         if args.duration.is_some_and(|d| started.elapsed() >= d) {
             shared.stop.store(true, Ordering::Relaxed);
         }
-        let line = status(&shared, started.elapsed());
+        let status = Status::now(&shared, started.elapsed(), false);
+        let line = status.line();
         bar.set_message(line.clone());
         bar.tick();
         if !tty && last_plain.elapsed() >= Duration::from_secs(10) {
             eprintln!("icfuzz: {line}");
             last_plain = Instant::now();
+        }
+        if let Some(sink) = json_status.as_mut().filter(|_| last_json.elapsed() >= Duration::from_secs(1)) {
+            sink.write(&status);
+            last_json = Instant::now();
         }
     }
     for w in workers {
@@ -325,7 +337,11 @@ pub fn run(args: FuzzArgs) -> Result<ExitCode> {
     if let Some(e) = shared.error.lock().expect("lock").take() {
         return Err(e.context(format!("what was found so far is in {}", args.out.display())));
     }
-    eprintln!("icfuzz: {}", status(&shared, started.elapsed()));
+    let status = Status::now(&shared, started.elapsed(), true);
+    eprintln!("icfuzz: {}", status.line());
+    if let Some(sink) = json_status.as_mut() {
+        sink.write(&status);
+    }
     let outcome = summary(&shared, &args, &loaded);
     match shared.unsaved_error() {
         Some(unsaved) => {
@@ -537,31 +553,143 @@ fn unimplemented(shared: &Shared) -> BTreeMap<String, icfuzz::UnimplementedUse> 
     merged
 }
 
-fn status(shared: &Shared, elapsed: Duration) -> String {
-    let execs = shared.execs.load(Ordering::Relaxed);
-    let rate = execs as f64 / elapsed.as_secs_f64().max(0.001);
-    let findings = shared.findings.lock().expect("lock").len();
-    let corpus = shared.corpus.lock().expect("lock").len();
-    let mut traps: BTreeMap<String, u64> = BTreeMap::new();
-    for per_worker in shared.traps.lock().expect("lock").iter() {
-        for (method, n) in per_worker {
-            *traps.entry(method.clone()).or_default() += n;
+/// What the status line and `--json-status` show, at one moment.
+#[derive(serde::Serialize)]
+struct Status {
+    elapsed_seconds: f64,
+    scenarios: u64,
+    scenarios_per_second: f64,
+    coverage_blocks: usize,
+    corpus: usize,
+    /// Findings by bucket (signature), high severity first, then by count.
+    findings: Vec<BucketStatus>,
+    /// The three methods that trapped most, with their counts.
+    traps: Vec<(String, u64)>,
+    /// What canisters reached that the engine does not implement.
+    not_implemented: Vec<String>,
+    #[serde(rename = "final")]
+    last: bool,
+}
+
+/// One bucket of findings in a [`Status`].
+#[derive(serde::Serialize)]
+struct BucketStatus {
+    kind: &'static str,
+    severity: icfuzz::Severity,
+    place: String,
+    count: u64,
+}
+
+impl Status {
+    fn now(shared: &Shared, elapsed: Duration, last: bool) -> Status {
+        let scenarios = shared.execs.load(Ordering::Relaxed);
+        let mut findings: Vec<BucketStatus> = shared
+            .findings
+            .lock()
+            .expect("lock")
+            .values()
+            .map(|r| BucketStatus {
+                kind: r.finding.kind.id(),
+                severity: r.finding.kind.severity(),
+                place: match (&r.finding.canister, &r.finding.method) {
+                    (Some(c), Some(m)) => format!("{c}.{m}"),
+                    (Some(c), None) => c.clone(),
+                    _ => r.finding.oracle.clone(),
+                },
+                count: r.count,
+            })
+            .collect();
+        findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(b.count.cmp(&a.count)).then(a.kind.cmp(b.kind)));
+        let mut traps: BTreeMap<String, u64> = BTreeMap::new();
+        for per_worker in shared.traps.lock().expect("lock").iter() {
+            for (method, n) in per_worker {
+                *traps.entry(method.clone()).or_default() += n;
+            }
+        }
+        let mut traps: Vec<(String, u64)> = traps.into_iter().collect();
+        traps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        traps.truncate(3);
+        Status {
+            elapsed_seconds: elapsed.as_secs_f64(),
+            scenarios,
+            scenarios_per_second: scenarios as f64 / elapsed.as_secs_f64().max(0.001),
+            coverage_blocks: shared.coverage.load(Ordering::Relaxed),
+            corpus: shared.corpus.lock().expect("lock").len(),
+            findings,
+            traps,
+            not_implemented: unimplemented(shared).into_keys().collect(),
+            last,
         }
     }
-    let mut traps: Vec<(String, u64)> = traps.into_iter().collect();
-    traps.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let traps: Vec<String> = traps.iter().take(3).map(|(m, n)| format!("{m} {n}")).collect();
-    let missing = unimplemented(shared);
-    let missing = match missing.keys().next() {
-        None => String::new(),
-        Some(first) if missing.len() == 1 => format!(", NOT IMPLEMENTED by the engine: {first}"),
-        Some(first) => format!(", NOT IMPLEMENTED by the engine: {first} and {} more", missing.len() - 1),
-    };
-    format!(
-        "{execs} scenarios ({rate:.0}/s), coverage {} blocks, corpus {corpus}, findings {findings}{}{missing}",
-        shared.coverage.load(Ordering::Relaxed),
-        if traps.is_empty() { String::new() } else { format!(", traps: {}", traps.join(", ")) }
-    )
+
+    /// The status line.
+    fn line(&self) -> String {
+        let secs = self.elapsed_seconds as u64;
+        let elapsed = format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+        let found: u64 = self.findings.iter().map(|b| b.count).sum();
+        let buckets: Vec<String> = self
+            .findings
+            .iter()
+            .take(3)
+            .map(|b| {
+                let id = b.kind.split_once(' ').map_or(b.kind, |(id, _)| id);
+                format!("{id} {} ×{}", b.place, b.count)
+            })
+            .collect();
+        let more = self.findings.len().saturating_sub(3);
+        let findings = match self.findings.len() {
+            0 => "findings 0".to_owned(),
+            n => format!(
+                "findings {n} bucket(s), {found} hit(s): {}{}",
+                buckets.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+        };
+        let traps: Vec<String> = self.traps.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        let missing = match self.not_implemented.first() {
+            None => String::new(),
+            Some(first) if self.not_implemented.len() == 1 => format!(", NOT IMPLEMENTED by the engine: {first}"),
+            Some(first) => format!(", NOT IMPLEMENTED by the engine: {first} and {} more", self.not_implemented.len() - 1),
+        };
+        format!(
+            "{elapsed} {} scenarios ({:.0}/s), coverage {} blocks, corpus {}, {findings}{}{missing}",
+            self.scenarios,
+            self.scenarios_per_second,
+            self.coverage_blocks,
+            self.corpus,
+            if traps.is_empty() { String::new() } else { format!(", traps: {}", traps.join(", ")) }
+        )
+    }
+}
+
+/// Where `--json-status` lines go.
+enum StatusSink {
+    Stdout,
+    File(std::fs::File),
+}
+
+impl StatusSink {
+    fn open(path: &Path) -> Result<StatusSink> {
+        if path == Path::new("-") {
+            return Ok(StatusSink::Stdout);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {} for --json-status", path.display()))?;
+        Ok(StatusSink::File(file))
+    }
+
+    /// Writes one JSON line. A dashboard that went away must not stop the campaign: errors are ignored.
+    fn write(&mut self, status: &Status) {
+        use std::io::Write;
+        let line = serde_json::to_string(status).expect("a status serialises") + "\n";
+        let _ = match self {
+            StatusSink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
+            StatusSink::File(f) => f.write_all(line.as_bytes()),
+        };
+    }
 }
 
 fn summary(shared: &Shared, args: &FuzzArgs, loaded: &Loaded) -> Result<ExitCode> {

@@ -424,7 +424,9 @@ fn a_new_trap_is_a_low_severity_finding_that_a_config_can_mute() {
     // Minimized without --minimize: approve, then spend it all.
     assert!(stdout.contains("ICF-010 new trap: minimized: ") && stdout.contains(" → 2 steps"), "{}", show(&out));
     // A low finding does not stop the campaign: the run went on to its budget.
-    assert!(text(&out.stderr).contains("icfuzz: 1500 scenarios"), "{}", show(&out));
+    assert!(text(&out.stderr).contains(" 1500 scenarios ("), "{}", show(&out));
+    // The status line counts hits per bucket.
+    assert!(text(&out.stderr).contains("findings 1 bucket(s)") && text(&out.stderr).contains("ICF-010 token.transfer_from ×"), "{}", show(&out));
     let crash = crash_jsons(&out_dir).pop().expect("saved");
     let replayed = icfuzz(&["replay", crash.to_str().unwrap(), "--config", out_dir.join("icfuzz.resolved.toml").to_str().unwrap()]);
     assert_eq!(code(&replayed), 1, "{}", show(&replayed));
@@ -473,6 +475,15 @@ fn replay_all_judges_a_regression_corpus_and_findings_go_to_sarif() {
         .expect("the low finding was minimized");
     std::fs::copy(&minimized, corpus.join("whole-allowance.json")).unwrap();
     std::fs::write(corpus.join("quiet.json"), r#"{"version": 1, "steps": []}"#).unwrap();
+    // --json-status streamed lines a dashboard can read, the last one final.
+    let status = dir.join("status.jsonl");
+    let out = icfuzz(&["fuzz", "--config", vulnerable.to_str().unwrap(), "--runs", "300", "--seed", "2", "--out", dir.join("status-out").to_str().unwrap(), "--json-status", status.to_str().unwrap()]);
+    assert!(code(&out) <= 1, "{}", show(&out));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&status).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.last().expect("a status line");
+    assert_eq!((last["final"].as_bool(), last["scenarios"].as_u64()), (Some(true), Some(300)), "{last}");
+    assert!(last["coverage_blocks"].as_u64().unwrap() > 0 && last["findings"].is_array() && last["elapsed_seconds"].is_number(), "{last}");
+    assert!(lines.iter().rev().skip(1).all(|l| l["final"] == false), "only the last line is final");
     let replay_sarif = dir.join("replay.sarif");
     let replay_all = |config: &Path| {
         icfuzz(&["replay", "--all", corpus.to_str().unwrap(), "--config", config.to_str().unwrap(), "--sarif", replay_sarif.to_str().unwrap()])
